@@ -1,0 +1,48 @@
+# The README's two commands: `make lab` and `make test`. Everything they need is installed by
+# lab/deps.sh; the lab (image, S3, host) is built once and reused.
+SHELL := /bin/bash
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+
+# make test runs its own lab (name, ports, files) beside any `make lab` one.
+TEST_LAB := LAB_NAME=tasky-test LAB_S3_PORT=7490 LAB_MON_PORT=16790
+
+.PHONY: deps lab lab-down lint pytest molecule test bench clean
+
+deps:
+	@lab/deps.sh
+
+lab: deps
+	@LAB_ENV_FILE=$(CURDIR)/.lab/env lab/lab.sh up
+	ansible-playbook -i inventory/local site.yml
+	@echo; echo "Lab is up. S3 credentials: . .lab/env   Stop it: make lab-down"
+
+lab-down:
+	@lab/lab.sh down
+
+lint: deps
+	yamllint --strict .
+	ruff check .
+	ruff format --check .
+	ansible-lint --profile production
+
+# pytest and Molecule share one test S3 server, left running for the next warm run.
+pytest: deps
+	@$(TEST_LAB) lab/s3.sh up
+	$(TEST_LAB) TASKY_LAB_IMAGE=$$($(TEST_LAB) lab/host.sh image) pytest
+
+molecule: deps
+	@$(TEST_LAB) lab/s3.sh up
+	$(TEST_LAB) TASKY_LAB_IMAGE=$$($(TEST_LAB) lab/host.sh image) molecule test
+
+test: lint pytest molecule
+
+bench: deps
+	@$(TEST_LAB) lab/s3.sh up
+	$(TEST_LAB) python bench/backup_throughput.py
+
+clean: lab-down
+	@$(TEST_LAB) lab/lab.sh down
+	rm -rf .lab

@@ -1,0 +1,18 @@
+# Shared settings of the lab scripts. Every value can be overridden from the environment, so
+# `make lab` (name tasky-lab) and `make test` (name tasky-test) run side by side without clashing.
+# shellcheck shell=bash
+LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LAB_NAME=${LAB_NAME:-tasky-lab}
+LAB_DIR=${LAB_DIR:-$LAB_ROOT/.lab/$LAB_NAME}
+LAB_S3_PORT=${LAB_S3_PORT:-7480}
+LAB_MON_PORT=${LAB_MON_PORT:-16789}
+LAB_S3_BYTES=${LAB_S3_BYTES:-2147483648}
+# Throwaway credentials of the offline lab's S3 user; they protect nothing outside this machine.
+LAB_ACCESS_KEY=${LAB_ACCESS_KEY:-TASKYLABACCESSKEY000}
+LAB_SECRET_KEY=${LAB_SECRET_KEY:-tasky-lab-throwaway-secret-key-0000000000}
+LAB_REGION=${LAB_REGION:-us-east-1}
+# podman: crun cannot run systemd containers on this kernel's hybrid cgroups; runc can.
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$LAB_ROOT/lab/containers.conf}
+
+log() { printf '[lab %s] %s\n' "$LAB_NAME" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole offline lab: S3 (lab/s3.sh) and the database host (lab/host.sh).
+#
+#   lab/lab.sh up      start both (reusing what is built or running) and write $LAB_DIR/env
+#   lab/lab.sh down    stop both
+#   lab/lab.sh env     print the env file's path
+set -euo pipefail
+here=$(dirname "$0")
+source "$here/common.sh"
+# make lab writes .lab/env, as the README says; other labs keep theirs in their own folder.
+LAB_ENV_FILE=${LAB_ENV_FILE:-$LAB_DIR/env}
+
+write_env() {
+  mkdir -p "$(dirname "$LAB_ENV_FILE")"
+  cat >"$LAB_ENV_FILE" <<ENV
+# The offline lab's S3 (throwaway credentials). Use: . $LAB_ENV_FILE
+export AWS_ENDPOINT_URL=http://127.0.0.1:$LAB_S3_PORT
+export AWS_ACCESS_KEY_ID=$LAB_ACCESS_KEY
+export AWS_SECRET_ACCESS_KEY=$LAB_SECRET_KEY
+export AWS_DEFAULT_REGION=$LAB_REGION
+export TASKY_BACKUP_BUCKET=${TASKY_BACKUP_BUCKET:-tasky-lab-backups}
+ENV
+}
+
+case "${1:-}" in
+  up)
+    "$here/s3.sh" up
+    "$here/host.sh" up
+    write_env
+    ;;
+  down)
+    "$here/host.sh" down
+    "$here/s3.sh" down
+    ;;
+  env) echo "$LAB_ENV_FILE" ;;
+  *) die "usage: $0 up|down|env" ;;
+esac

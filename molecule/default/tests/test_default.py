@@ -1,0 +1,14 @@
+"""What `ansible-playbook site.yml` must leave behind on the lab."""
+
+
+def test_lab_host_runs_systemd(lab_host):
+    assert lab_host.run("systemctl is-system-running").stdout.strip() in ("running", "degraded")
+    assert lab_host.service("cron").is_running
+
+
+def test_backup_bucket_is_versioned_with_the_retention_lifecycle(s3):
+    from conftest import BUCKET
+
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    assert (rule["Expiration"]["Days"], rule["NoncurrentVersionExpiration"]["NoncurrentDays"]) == (30, 7)

@@ -1,0 +1,78 @@
+"""Shared fixtures: the test lab's real S3 server (Ceph RGW) and real ansible-playbook runs.
+
+`make pytest` starts the test lab's S3 (lab/s3.sh, name tasky-test) and exports its port.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the .venv that runs pytest also has ansible
+S3_PORT = os.environ.get("LAB_S3_PORT", "7490")
+ENDPOINT = f"http://127.0.0.1:{S3_PORT}"
+# The lab's throwaway credentials (lab/common.sh).
+ACCESS_KEY = os.environ.get("LAB_ACCESS_KEY", "TASKYLABACCESSKEY000")
+SECRET_KEY = os.environ.get("LAB_SECRET_KEY", "tasky-lab-throwaway-secret-key-0000000000")
+
+
+@pytest.fixture(scope="session")
+def s3():
+    client = boto3.client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    )
+    try:
+        client.list_buckets()
+    except Exception as exc:  # noqa: BLE001 - say plainly what is missing
+        pytest.fail(f"the test lab's S3 at {ENDPOINT} does not answer ({exc}); run `make pytest`")
+    return client
+
+
+@pytest.fixture
+def bucket_name():
+    return f"tasky-test-{uuid.uuid4().hex[:12]}"
+
+
+def anonymous(method, path, **kwargs):
+    """A plain HTTP request with no credentials, as a browser or curl would send it."""
+    return requests.request(method, f"{ENDPOINT}/{path}", timeout=10, **kwargs)
+
+
+def run_playbook(*args, extra_vars=None, check=False):
+    """Runs site.yml for real against the lab inventory; returns (rc, parsed JSON output)."""
+    cmd = [str(BIN / "ansible-playbook"), "-i", str(ROOT / "inventory/local"), str(ROOT / "site.yml")]
+    cmd += list(args)
+    if check:
+        cmd += ["--check", "--diff"]
+    extra = {"backup_bucket_endpoint_url": ENDPOINT, **(extra_vars or {})}
+    cmd += ["-e", json.dumps(extra)]
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    try:
+        out = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"ansible-playbook printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc.returncode, out
+
+
+def task_results(out, host="localhost"):
+    """(task name, result) for every task that ran on host, in order."""
+    for play in out["plays"]:
+        for task in play["tasks"]:
+            if host in task["hosts"]:
+                yield task["task"]["name"], task["hosts"][host]
