@@ -16,6 +16,7 @@ deps:
 
 lab: deps
 	@LAB_ENV_FILE=$(CURDIR)/.lab/env lab/lab.sh up
+	ansible-playbook -i inventory/local lab/playbooks/mongodb-standin.yml
 	ansible-playbook -i inventory/local site.yml
 	@echo; echo "Lab is up. S3 credentials: . .lab/env   Stop it: make lab-down"
 

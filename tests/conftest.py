@@ -76,3 +76,58 @@ def task_results(out, host="localhost"):
         for task in play["tasks"]:
             if host in task["hosts"]:
                 yield task["task"]["name"], task["hosts"][host]
+
+
+STANDIN = ROOT / "tests/fixtures/mongodb_standin"
+sys.path.insert(0, str(ROOT / "module_utils"))
+
+
+@pytest.fixture
+def backup_bucket(s3, bucket_name):
+    """A versioned bucket on the lab's RGW, as the backup_bucket role leaves it."""
+    s3.create_bucket(Bucket=bucket_name)
+    s3.put_bucket_versioning(Bucket=bucket_name, VersioningConfiguration={"Status": "Enabled"})
+    return bucket_name
+
+
+@pytest.fixture
+def engine_config(tmp_path, backup_bucket, monkeypatch):
+    """Writes a host-style engine config (0600) using the MongoDB stand-ins; returns (path, dict)."""
+    secret = tmp_path / "mongodump.yaml"
+    secret.write_text("password: test-backup-password-not-real\n")
+    secret.chmod(0o600)
+    monkeypatch.setenv("TASKY_STANDIN_DATA", str(tmp_path / "standin-data.json"))
+    monkeypatch.setenv("PATH", f"{BIN}:{os.environ['PATH']}")  # the stand-ins need pymongo's bson
+    config = {
+        "bucket": backup_bucket,
+        "endpoint_url": ENDPOINT,
+        "access_key": ACCESS_KEY,
+        "secret_key": SECRET_KEY,
+        "mongodump_config": str(secret),
+        "mongodump_path": str(STANDIN / "mongodump"),
+        "mongorestore_path": str(STANDIN / "mongorestore"),
+        "work_dir": str(tmp_path / "work"),
+        "lock_file": str(tmp_path / "backup.lock"),
+        "log_file": str(tmp_path / "backup.log"),
+        "state_file": str(tmp_path / "state.json"),
+        "retries": 2,
+        "part_size_mib": 5,
+    }
+    path = tmp_path / "backup.json"
+    write_config(path, config)
+    return path, config
+
+
+def write_config(path, config):
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+
+
+def run_engine(*args):
+    """The engine as cron runs it: a separate process; returns CompletedProcess."""
+    cmd = [sys.executable, str(ROOT / "module_utils/tasky_backup_engine.py"), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+
+
+def keys(s3, bucket, prefix="backups/"):
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))

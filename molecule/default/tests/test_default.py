@@ -1,14 +1,103 @@
-"""What `ansible-playbook site.yml` must leave behind on the lab."""
+"""What `ansible-playbook site.yml` must leave behind on the lab, checked on the real host."""
+
+import json
+import os
+import subprocess
+
+import requests
+from conftest import BUCKET, S3_ENDPOINT
+
+ENGINE_CONFIG = "/etc/mongodb-backup/backup.json"
 
 
-def test_lab_host_runs_systemd(lab_host):
+def test_lab_host_runs_systemd_and_cron(lab_host):
     assert lab_host.run("systemctl is-system-running").stdout.strip() in ("running", "degraded")
     assert lab_host.service("cron").is_running
 
 
 def test_backup_bucket_is_versioned_with_the_retention_lifecycle(s3):
-    from conftest import BUCKET
-
     assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
     (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
     assert (rule["Expiration"]["Days"], rule["NoncurrentVersionExpiration"]["NoncurrentDays"]) == (30, 7)
+
+
+def test_cron_entry_is_exactly_the_nightly_backup(lab_host):
+    cron = lab_host.file("/etc/cron.d/mongodb-backup")
+    assert cron.user == "root" and cron.mode == 0o644
+    jobs = [line for line in cron.content_string.splitlines() if line and not line.startswith(("#", "SHELL", "PATH"))]
+    assert jobs == ["0 2 * * * root /opt/mongodb-backup/backup.sh"]
+
+
+def test_secrets_are_root_only_files(lab_host):
+    for path in (ENGINE_CONFIG, "/etc/mongodb-backup/mongodump.yaml"):
+        f = lab_host.file(path)
+        assert (f.user, f.group, f.mode) == ("root", "root", 0o600), path
+    assert lab_host.file("/etc/mongodb-backup").mode == 0o700
+    for script in ("backup.sh", "status-check.sh", "tasky_backup_engine.py"):
+        assert lab_host.file(f"/opt/mongodb-backup/{script}").mode == 0o700
+
+
+def test_engine_on_the_host_is_the_module_utils_file(lab_host):
+    here = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "module_utils/tasky_backup_engine.py")
+    with open(here, encoding="utf-8") as handle:
+        assert lab_host.file("/opt/mongodb-backup/tasky_backup_engine.py").content_string == handle.read()
+
+
+def test_logrotate_accepts_the_config(lab_host):
+    result = lab_host.run("logrotate -d /etc/logrotate.d/mongodb-backup")
+    assert result.rc == 0, result.stderr
+    assert "/var/log/mongodb-backup.log" in result.stderr + result.stdout
+
+
+def test_backup_sh_by_hand_uploads_three_identical_public_objects(lab_host, s3):
+    run = lab_host.run("/opt/mongodb-backup/backup.sh")
+    assert run.rc == 0, run.stdout + run.stderr
+    summary = json.loads(run.stdout.strip().splitlines()[-1][len("SUMMARY ") :])
+    stamped, daily, latest = summary["keys"]
+    bodies = [s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in (stamped, daily, latest)]
+    assert bodies[0] == bodies[1] == bodies[2]
+    # Anyone can download it over plain HTTP, no credentials.
+    public = requests.get(f"{S3_ENDPOINT}/{BUCKET}/{latest}", timeout=10)
+    assert public.status_code == 200 and public.content == bodies[0]
+    listing = lab_host.run(f"curl -s {S3_ENDPOINT}/{BUCKET}/{latest} | tar -tzf -")
+    assert f"{summary['name']}/go-mongodb/todos.bson" in listing.stdout.splitlines()
+    log = lab_host.file("/var/log/mongodb-backup.log").content_string
+    assert f"backup {summary['name']} started" in log
+    assert "tasky-lab-backup-password" not in log
+
+
+def test_status_check_reports_the_last_backup(lab_host):
+    result = lab_host.run("/opt/mongodb-backup/status-check.sh")
+    assert result.rc == 0, result.stdout
+    status = json.loads(result.stdout)
+    assert status["s3_reachable"] and status["next_run"].endswith("T02:00:00Z")
+
+
+def test_module_ad_hoc_takes_a_backup(s3):
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    proc = subprocess.run(
+        ["ansible", "-i", inventory, "mongodb", "-b", "-m", "tasky_backup"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=os.environ["MOLECULE_PROJECT_DIRECTORY"],
+    )
+    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["tasky-test-mongodb1"]
+    assert result["changed"] is True and result["status"] == "success", result
+    head = s3.head_object(Bucket=BUCKET, Key=result["key"])
+    assert head["Metadata"]["sha256"] == result["sha256"]
+
+
+def test_cloudwatch_agent_config_is_rendered_but_agent_not_installed(lab_host):
+    f = lab_host.file("/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json")
+    assert f.is_file and f.user == "root" and f.mode == 0o644
+    entries = json.loads(f.content_string)["logs"]["logs_collected"]["files"]["collect_list"]
+    assert {e["file_path"] for e in entries} == {
+        "/var/log/mongodb-backup.log",
+        "/var/log/mongodb/mongod.log",
+        "/var/log/user-data.log",
+    }
+    assert {e["log_group_name"] for e in entries} == {"/aws/ec2/mongodb"}
+    assert not lab_host.package("amazon-cloudwatch-agent").is_installed

@@ -1,0 +1,208 @@
+#!/usr/bin/python
+"""Ansible module tasky_backup: a thin layer over module_utils/tasky_backup_engine.py."""
+
+DOCUMENTATION = r"""
+---
+module: tasky_backup
+short_description: Take, list, verify or restore MongoDB backups in S3
+description:
+  - Runs the tasky backup engine on a MongoDB host, the same code that the nightly cron job
+    runs (C(/opt/mongodb-backup/backup.sh)).
+  - With no options it reads the host's backup configuration (written by the
+    C(mongodb_backup) role) and takes a backup, so C(ansible mongodb -b -m tasky_backup) works
+    ad hoc.
+  - A backup dumps the database with C(mongodump) (credentials from a root-only config file),
+    streams a tar.gz into an S3 multipart upload of
+    C(backups/mongodb-backup-YYYYMMDD-HHMMSS.tar.gz), verifies it, records its sha256 and size
+    in the object metadata, then makes C(backups/daily-YYYY-MM-DD.tar.gz) and
+    C(backups/latest.tar.gz) by server-side copy.
+options:
+  state:
+    description:
+      - V(backup) takes a backup; V(list) lists the backups; V(verify) downloads one and checks
+        its checksum and archive; V(restore) restores one with C(mongorestore).
+    type: str
+    choices: [backup, list, verify, restore]
+    default: backup
+  config:
+    description: Path of the host's backup configuration (JSON, root-only).
+    type: path
+    default: /etc/mongodb-backup/backup.json
+  key:
+    description:
+      - Backup to verify or restore, as a full key, a file name under the prefix, or V(latest).
+    type: str
+    default: latest
+  drop:
+    description: With O(state=restore), drop each collection before restoring it (C(--drop)).
+    type: bool
+    default: false
+  restore_config:
+    description:
+      - With O(state=restore), a C(mongorestore --config) file holding the password of a user
+        allowed to restore. Defaults to the backup user's file, whose C(backup) role cannot write.
+    type: path
+  bucket:
+    description: Override the configured bucket.
+    type: str
+  prefix:
+    description: Override the configured key prefix.
+    type: str
+  endpoint_url:
+    description: Override the configured S3 endpoint (non-AWS S3).
+    type: str
+  region:
+    description: Override the configured region.
+    type: str
+notes:
+  - Check mode reports what would be done and changes nothing.
+  - Needs boto3 on the host (the C(mongodb_backup) role installs it).
+  - A backup while another one runs fails at once (the engine's lock); nothing is touched.
+author:
+  - tasky team
+"""
+
+EXAMPLES = r"""
+# Ad hoc, with the host's configuration:
+#   ansible mongodb -b -m tasky_backup
+#   ansible mongodb -b -m tasky_backup -a state=list
+#   ansible mongodb -b -m tasky_backup -a "state=restore key=latest drop=true restore_config=/root/restore.yaml"
+
+- name: Take a backup before the upgrade
+  tasky_backup:
+  register: backup
+
+- name: Verify the backup just taken
+  tasky_backup:
+    state: verify
+    key: "{{ backup.key }}"
+
+- name: List the backups
+  tasky_backup:
+    state: list
+  register: backups
+"""
+
+RETURN = r"""
+key:
+  description: Key of the timestamped backup (backup), or of the backup verified or restored.
+  returned: state is backup, verify or restore
+  type: str
+  sample: backups/mongodb-backup-20261125-020000.tar.gz
+keys:
+  description: The three keys written by a backup (timestamped, daily, latest).
+  returned: state is backup
+  type: list
+  elements: str
+urls:
+  description: Public URLs of the timestamped backup and of latest.tar.gz.
+  returned: state is backup
+  type: list
+  elements: str
+size:
+  description: Archive size in bytes.
+  returned: state is backup or verify
+  type: int
+sha256:
+  description: sha256 of the archive.
+  returned: state is backup or verify
+  type: str
+duration_s:
+  description: Duration of the backup in seconds.
+  returned: state is backup
+  type: float
+backups:
+  description: Every object under the prefix, with key, size, last_modified and url.
+  returned: state is list
+  type: list
+  elements: dict
+valid:
+  description: Whether the checksum, size and archive listing are right.
+  returned: state is verify
+  type: bool
+problems:
+  description: What is wrong with the backup, if anything.
+  returned: state is verify
+  type: list
+  elements: str
+collections:
+  description: The .bson files in the archive.
+  returned: state is verify
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    import boto3  # noqa: F401 - the engine imports it lazily; fail early with a clear message
+
+    HAS_BOTO3 = True
+except ImportError:
+    HAS_BOTO3 = False
+
+from ansible.module_utils.tasky_backup_engine import (
+    BackupError,
+    Locked,
+    backup_job,
+    list_backups,
+    load_config,
+    resolve_key,
+    restore_backup,
+    setup_logging,
+    verify_backup,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "state": {"type": "str", "choices": ["backup", "list", "verify", "restore"], "default": "backup"},
+            "config": {"type": "path", "default": "/etc/mongodb-backup/backup.json"},
+            "key": {"type": "str", "default": "latest"},
+            "drop": {"type": "bool", "default": False},
+            "restore_config": {"type": "path"},
+            "bucket": {"type": "str"},
+            "prefix": {"type": "str"},
+            "endpoint_url": {"type": "str"},
+            "region": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    if not HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3"))
+    params = module.params
+    overrides = {k: params[k] for k in ("bucket", "prefix", "endpoint_url", "region")}
+    try:
+        config = load_config(params["config"], overrides)
+    except BackupError as exc:
+        module.fail_json(msg=str(exc))
+
+    state = params["state"]
+    if module.check_mode and state in ("backup", "restore"):
+        target = resolve_key(config, params["key"]) if state == "restore" else f"{config['prefix']}mongodb-backup-*"
+        module.exit_json(changed=True, msg=f"would {state} s3://{config['bucket']}/{target}")
+    setup_logging(config)
+    try:
+        if state == "backup":
+            result = backup_job(config)
+            if result["status"] != "success":
+                module.fail_json(msg=f"backup failed: {result.get('error')}", **result)
+            module.exit_json(changed=True, **result)
+        if state == "list":
+            module.exit_json(changed=False, backups=list_backups(config))
+        if state == "verify":
+            result = verify_backup(config, params["key"])
+            if not result["valid"]:
+                module.fail_json(msg=f"backup {result['key']} is not valid: {'; '.join(result['problems'])}", **result)
+            module.exit_json(changed=False, **result)
+        result = restore_backup(config, params["key"], params["drop"], restore_config=params["restore_config"])
+        module.exit_json(changed=True, **result)
+    except Locked as exc:
+        module.fail_json(msg=str(exc), status="locked")
+    except BackupError as exc:
+        module.fail_json(msg=str(exc))
+
+
+if __name__ == "__main__":
+    main()

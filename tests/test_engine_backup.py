@@ -1,0 +1,104 @@
+"""One backup run, end to end, against the lab's real S3 (Ceph RGW); mongodump is the stand-in."""
+
+import hashlib
+import io
+import json
+import re
+import tarfile
+
+import bson
+from bson import json_util
+from conftest import keys, run_engine
+
+TIMESTAMPED = re.compile(r"^backups/mongodb-backup-\d{8}-\d{6}\.tar\.gz$")
+DAILY = re.compile(r"^backups/daily-\d{4}-\d{2}-\d{2}\.tar\.gz$")
+LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z (INFO|WARNING|ERROR) ")
+
+
+def summary(proc):
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("SUMMARY ")]
+    assert lines, proc.stdout + proc.stderr
+    return json.loads(lines[-1][len("SUMMARY ") :])
+
+
+def test_backup_writes_three_identical_objects_with_checksum(s3, engine_config):
+    path, config = engine_config
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 0, proc.stderr
+    result = summary(proc)
+    bucket = config["bucket"]
+    found = keys(s3, bucket)
+    assert len(found) == 3
+    (stamped,) = [k for k in found if TIMESTAMPED.match(k)]
+    (daily,) = [k for k in found if DAILY.match(k)]
+    assert "backups/latest.tar.gz" in found
+    assert result["key"] == stamped and result["status"] == "success"
+
+    bodies = {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in found}
+    assert bodies[stamped] == bodies[daily] == bodies["backups/latest.tar.gz"]
+    archive = bodies[stamped]
+    digest = hashlib.sha256(archive).hexdigest()
+    assert result["sha256"] == digest and result["size"] == len(archive)
+    meta = s3.head_object(Bucket=bucket, Key=stamped)["Metadata"]
+    assert meta["sha256"] == digest and meta["size"] == str(len(archive))
+    # One version of the timestamped object: the metadata copy replaced, not stacked.
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=stamped).get("Versions", [])
+    assert len(versions) == 1
+
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        names = tar.getnames()
+        top = stamped[len("backups/") : -len(".tar.gz")]
+        assert f"{top}/go-mongodb/todos.bson" in names
+        assert f"{top}/go-mongodb/users.metadata.json" in names
+        todos = bson.decode_all(tar.extractfile(f"{top}/go-mongodb/todos.bson").read())
+    assert len(todos) == 200 and todos[0]["name"] == "task 0"
+
+
+def test_backup_logs_timestamped_lines_without_secrets_and_keeps_state(engine_config):
+    path, config = engine_config
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 0, proc.stderr
+    log = open(config["log_file"], encoding="utf-8").read().splitlines()
+    assert len(log) >= 5 and all(LOG_LINE.match(line) for line in log)
+    assert log[-1].split(" ", 2)[2].startswith("SUMMARY {")
+    assert "test-backup-password-not-real" not in "\n".join(log) + proc.stdout + proc.stderr
+    state = json.load(open(config["state_file"], encoding="utf-8"))
+    assert state["last_success"]["key"] == summary(proc)["key"]
+    assert state["last_run"]["status"] == "success"
+
+
+def test_list_verify_and_status(engine_config):
+    path, _config = engine_config
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    listed = json.loads(run_engine("list", "--config", str(path)).stdout)
+    assert len(listed) == 3 and all(item["size"] > 0 for item in listed)
+    verify = run_engine("verify", "--config", str(path))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    report = json.loads(verify.stdout)
+    assert report["valid"] and report["sha256"] == report["recorded_sha256"]
+    assert any(c.endswith("/go-mongodb/todos.bson") for c in report["collections"])
+    status = run_engine("status", "--config", str(path))
+    assert status.returncode == 0, status.stdout
+    info = json.loads(status.stdout)
+    assert info["s3_reachable"] and info["age_hours"] < 1 and info["next_run"].endswith("T02:00:00Z")
+
+
+def test_status_fails_when_the_last_backup_is_too_old(engine_config):
+    path, config = engine_config
+    state = {"last_success": {"finished_at": "2020-01-01T02:00:00Z", "key": "backups/old.tar.gz", "size": 1}}
+    open(config["state_file"], "w", encoding="utf-8").write(json.dumps(state))
+    proc = run_engine("status", "--config", str(path))
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["ok"] is False
+
+
+def test_restore_brings_back_the_same_documents(engine_config, tmp_path):
+    path, _config = engine_config
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    data_file = tmp_path / "standin-data.json"
+    original = json_util.loads(data_file.read_text())
+    damaged = {"go-mongodb": {"todos": original["go-mongodb"]["todos"][:5], "users": []}}
+    data_file.write_text(json_util.dumps(damaged))
+    proc = run_engine("restore", "--config", str(path), "--key", "latest", "--drop")
+    assert proc.returncode == 0, proc.stderr
+    assert json_util.loads(data_file.read_text()) == original
