@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 
 # make test runs its own lab (name, ports, files) beside any `make lab` one.
-TEST_LAB := LAB_NAME=tasky-test LAB_S3_PORT=7490 LAB_MON_PORT=16790
+TEST_LAB := LAB_NAME=tasky-test LAB_S3_PORT=7490 LAB_MON_PORT=16790 LAB_CW_PORT=7491
 
 .PHONY: deps lab lab-down lint pytest molecule test bench clean
 
@@ -32,10 +32,12 @@ lint: deps
 # pytest and Molecule share one test S3 server, left running for the next warm run.
 pytest: deps
 	@$(TEST_LAB) lab/s3.sh up
+	@$(TEST_LAB) lab/cloudwatch.sh up
 	$(TEST_LAB) TASKY_LAB_IMAGE=$$($(TEST_LAB) lab/host.sh image) pytest
 
 molecule: deps
 	@$(TEST_LAB) lab/s3.sh up
+	@$(TEST_LAB) lab/cloudwatch.sh up
 	$(TEST_LAB) TASKY_LAB_IMAGE=$$($(TEST_LAB) lab/host.sh image) molecule test
 
 test: lint pytest molecule

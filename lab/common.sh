@@ -6,6 +6,7 @@ LAB_NAME=${LAB_NAME:-tasky-lab}
 LAB_DIR=${LAB_DIR:-$LAB_ROOT/.lab/$LAB_NAME}
 LAB_S3_PORT=${LAB_S3_PORT:-7480}
 LAB_MON_PORT=${LAB_MON_PORT:-16789}
+LAB_CW_PORT=${LAB_CW_PORT:-7481}
 LAB_S3_BYTES=${LAB_S3_BYTES:-2147483648}
 # Throwaway credentials of the offline lab's S3 user; they protect nothing outside this machine.
 LAB_ACCESS_KEY=${LAB_ACCESS_KEY:-TASKYLABACCESSKEY000}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole offline lab: S3 (lab/s3.sh) and the database host (lab/host.sh).
+# The whole offline lab: S3 (lab/s3.sh), CloudWatch (lab/cloudwatch.sh) and the database host
+# (lab/host.sh).
 #
 #   lab/lab.sh up      start both (reusing what is built or running) and write $LAB_DIR/env
 #   lab/lab.sh down    stop both
@@ -25,11 +26,13 @@ ENV
 case "${1:-}" in
   up)
     "$here/s3.sh" up
+    "$here/cloudwatch.sh" up
     "$here/host.sh" up
     write_env
     ;;
   down)
     "$here/host.sh" down
+    "$here/cloudwatch.sh" down
     "$here/s3.sh" down
     ;;
   env) echo "$LAB_ENV_FILE" ;;

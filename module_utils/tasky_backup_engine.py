@@ -629,8 +629,11 @@ def publish_metrics(config, result, state):
         return
     try:
         import boto3
+        from botocore.config import Config
 
-        kwargs = {"region_name": config["region"]}
+        # Short timeouts and few attempts: metrics must not hold up the backup's exit.
+        quick = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=10)
+        kwargs = {"region_name": config["region"], "config": quick}
         if config["cloudwatch_endpoint_url"]:
             kwargs["endpoint_url"] = config["cloudwatch_endpoint_url"]
         if config["access_key"]:

@@ -131,3 +131,23 @@ def run_engine(*args):
 
 def keys(s3, bucket, prefix="backups/"):
     return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+
+
+CLOUDWATCH_ENDPOINT = f"http://127.0.0.1:{os.environ.get('LAB_CW_PORT', '7491')}"
+
+
+@pytest.fixture(scope="session")
+def cloudwatch():
+    """The lab's loopback CloudWatch API (moto's server, started by `make pytest`)."""
+    client = boto3.client(
+        "cloudwatch",
+        endpoint_url=CLOUDWATCH_ENDPOINT,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    )
+    try:
+        client.list_metrics()
+    except Exception as exc:  # noqa: BLE001 - say plainly what is missing
+        pytest.fail(f"the lab's CloudWatch at {CLOUDWATCH_ENDPOINT} does not answer ({exc}); run `make pytest`")
+    return client

@@ -1,6 +1,6 @@
 """The cloudwatch_agent role's config, rendered for real by ansible-playbook on localhost and checked
 against the agent's own JSON Schema (aws/amazon-cloudwatch-agent translator/config/schema.json,
-see shared/data/cloudwatch-agent/SOURCE.md): a config that fails it is rejected by the agent.
+a copy with its SOURCE.md in tests/fixtures/cloudwatch_agent/): a config that fails it is rejected by the agent.
 
 The role runs with cloudwatch_agent_install: false (nothing to download offline) and its
 config path pointed into tmp_path. No S3, no lab, no containers.
@@ -19,8 +19,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the .venv that runs pytest also has ansible
-# The repository is checked out beside shared/ (here and in CI).
-SCHEMA = Path(__file__).resolve().parents[2] / "shared/data/cloudwatch-agent/schema.json"
+# A copy of the agent's schema (MIT licence; SOURCE.md beside it names the commit).
+SCHEMA = Path(__file__).resolve().parent / "fixtures/cloudwatch_agent/schema.json"
 
 LOG_GROUP = "/aws/ec2/mongodb"
 LOG_FILES = {
@@ -83,10 +83,7 @@ def collect_list(config):
 @pytest.fixture(scope="session")
 def validator():
     if not SCHEMA.is_file():
-        pytest.fail(
-            f"the CloudWatch agent's JSON Schema is not at {SCHEMA}: check the repository out beside "
-            "shared/ (shared/data/cloudwatch-agent/schema.json, see its SOURCE.md)"
-        )
+        pytest.fail(f"the CloudWatch agent's JSON Schema is not at {SCHEMA} (see SOURCE.md beside it)")
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft4Validator.check_schema(schema)
     return jsonschema.Draft4Validator(schema)

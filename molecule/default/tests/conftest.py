@@ -11,6 +11,9 @@ import testinfra
 HOST_NAME = "tasky-test-mongodb1"
 S3_ENDPOINT = f"http://127.0.0.1:{os.environ.get('LAB_S3_PORT', '7490')}"
 BUCKET = "tasky-lab-backups"
+# The lab's throwaway S3 keys (lab/common.sh); moto takes any.
+LAB_ACCESS_KEY = os.environ.get("LAB_ACCESS_KEY", "TASKYLABACCESSKEY000")
+LAB_SECRET_KEY = os.environ.get("LAB_SECRET_KEY", "tasky-lab-throwaway-secret-key-0000000000")
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +26,19 @@ def s3():
     return boto3.client(
         "s3",
         endpoint_url=S3_ENDPOINT,
-        aws_access_key_id=os.environ.get("LAB_ACCESS_KEY", "TASKYLABACCESSKEY000"),
-        aws_secret_access_key=os.environ.get("LAB_SECRET_KEY", "tasky-lab-throwaway-secret-key-0000000000"),
+        aws_access_key_id=LAB_ACCESS_KEY,
+        aws_secret_access_key=LAB_SECRET_KEY,
+        region_name="us-east-1",
+    )
+
+
+@pytest.fixture(scope="session")
+def cloudwatch():
+    """The test lab's loopback CloudWatch API (moto), which the converged host reports to."""
+    return boto3.client(
+        "cloudwatch",
+        endpoint_url=f"http://127.0.0.1:{os.environ.get('LAB_CW_PORT', '7491')}",
+        aws_access_key_id=LAB_ACCESS_KEY,
+        aws_secret_access_key=LAB_SECRET_KEY,
         region_name="us-east-1",
     )

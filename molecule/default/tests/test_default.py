@@ -1,5 +1,6 @@
 """What `ansible-playbook site.yml` must leave behind on the lab, checked on the real host."""
 
+import datetime
 import json
 import os
 import subprocess
@@ -101,3 +102,26 @@ def test_cloudwatch_agent_config_is_rendered_but_agent_not_installed(lab_host):
     }
     assert {e["log_group_name"] for e in entries} == {"/aws/ec2/mongodb"}
     assert not lab_host.package("amazon-cloudwatch-agent").is_installed
+
+
+def test_backups_publish_metrics_that_read_back(lab_host, cloudwatch):
+    assert lab_host.run("/opt/mongodb-backup/backup.sh").rc == 0
+    now = datetime.datetime.now(datetime.timezone.utc)
+    points = cloudwatch.get_metric_statistics(
+        Namespace="Tasky/MongoDBBackup",
+        MetricName="BackupSuccess",
+        Dimensions=[{"Name": "Bucket", "Value": BUCKET}],
+        StartTime=now - datetime.timedelta(hours=1),
+        EndTime=now + datetime.timedelta(minutes=5),
+        Period=3600,
+        Statistics=["Sum", "Minimum"],
+    )["Datapoints"]
+    assert points and points[0]["Sum"] >= 1 and points[0]["Minimum"] == 1.0
+
+
+def test_missing_backup_alarm_watches_26_hours(cloudwatch):
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[f"tasky-mongodb-backup-missing-{BUCKET}"])["MetricAlarms"]
+    assert (alarm["MetricName"], alarm["Namespace"]) == ("BackupSuccess", "Tasky/MongoDBBackup")
+    assert (alarm["Period"], alarm["EvaluationPeriods"]) == (3600, 26)
+    assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1.0
+    assert alarm["TreatMissingData"] == "breaching"
