@@ -6,6 +6,11 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 
+# The lab host's MongoDB: the test stand-in (default: no registry reachable here ships
+# MongoDB), or `real` on a machine that reaches repo.mongodb.org.
+LAB_MONGODB ?= standin
+export LAB_MONGODB
+
 # make test runs its own lab (name, ports, files) beside any `make lab` one.
 TEST_LAB := LAB_NAME=tasky-test LAB_S3_PORT=7490 LAB_MON_PORT=16790 LAB_CW_PORT=7491
 
@@ -16,7 +21,7 @@ deps:
 
 lab: deps
 	@LAB_ENV_FILE=$(CURDIR)/.lab/env lab/lab.sh up
-	ansible-playbook -i inventory/local lab/playbooks/mongodb-standin.yml
+	@if [ "$(LAB_MONGODB)" != real ]; then ansible-playbook -i inventory/local lab/playbooks/mongodb-standin.yml; fi
 	ansible-playbook -i inventory/local site.yml
 	@echo; echo "Lab is up. S3 credentials: . .lab/env   Stop it: make lab-down"
 

@@ -1,6 +1,5 @@
-"""What `ansible-playbook site.yml` must leave behind on the lab, checked on the real host."""
+"""The backup system on the converged host: files, cron, logrotate, a real run, the module."""
 
-import datetime
 import json
 import os
 import subprocess
@@ -9,17 +8,6 @@ import requests
 from conftest import BUCKET, S3_ENDPOINT
 
 ENGINE_CONFIG = "/etc/mongodb-backup/backup.json"
-
-
-def test_lab_host_runs_systemd_and_cron(lab_host):
-    assert lab_host.run("systemctl is-system-running").stdout.strip() in ("running", "degraded")
-    assert lab_host.service("cron").is_running
-
-
-def test_backup_bucket_is_versioned_with_the_retention_lifecycle(s3):
-    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
-    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
-    assert (rule["Expiration"]["Days"], rule["NoncurrentVersionExpiration"]["NoncurrentDays"]) == (30, 7)
 
 
 def test_cron_entry_is_exactly_the_nightly_backup(lab_host):
@@ -89,39 +77,3 @@ def test_module_ad_hoc_takes_a_backup(s3):
     assert result["changed"] is True and result["status"] == "success", result
     head = s3.head_object(Bucket=BUCKET, Key=result["key"])
     assert head["Metadata"]["sha256"] == result["sha256"]
-
-
-def test_cloudwatch_agent_config_is_rendered_but_agent_not_installed(lab_host):
-    f = lab_host.file("/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json")
-    assert f.is_file and f.user == "root" and f.mode == 0o644
-    entries = json.loads(f.content_string)["logs"]["logs_collected"]["files"]["collect_list"]
-    assert {e["file_path"] for e in entries} == {
-        "/var/log/mongodb-backup.log",
-        "/var/log/mongodb/mongod.log",
-        "/var/log/user-data.log",
-    }
-    assert {e["log_group_name"] for e in entries} == {"/aws/ec2/mongodb"}
-    assert not lab_host.package("amazon-cloudwatch-agent").is_installed
-
-
-def test_backups_publish_metrics_that_read_back(lab_host, cloudwatch):
-    assert lab_host.run("/opt/mongodb-backup/backup.sh").rc == 0
-    now = datetime.datetime.now(datetime.timezone.utc)
-    points = cloudwatch.get_metric_statistics(
-        Namespace="Tasky/MongoDBBackup",
-        MetricName="BackupSuccess",
-        Dimensions=[{"Name": "Bucket", "Value": BUCKET}],
-        StartTime=now - datetime.timedelta(hours=1),
-        EndTime=now + datetime.timedelta(minutes=5),
-        Period=3600,
-        Statistics=["Sum", "Minimum"],
-    )["Datapoints"]
-    assert points and points[0]["Sum"] >= 1 and points[0]["Minimum"] == 1.0
-
-
-def test_missing_backup_alarm_watches_26_hours(cloudwatch):
-    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[f"tasky-mongodb-backup-missing-{BUCKET}"])["MetricAlarms"]
-    assert (alarm["MetricName"], alarm["Namespace"]) == ("BackupSuccess", "Tasky/MongoDBBackup")
-    assert (alarm["Period"], alarm["EvaluationPeriods"]) == (3600, 26)
-    assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1.0
-    assert alarm["TreatMissingData"] == "breaching"

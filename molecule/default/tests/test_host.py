@@ -1,0 +1,14 @@
+"""The converged lab host and the backup bucket."""
+
+from conftest import BUCKET
+
+
+def test_lab_host_runs_systemd_and_cron(lab_host):
+    assert lab_host.run("systemctl is-system-running").stdout.strip() in ("running", "degraded")
+    assert lab_host.service("cron").is_running
+
+
+def test_backup_bucket_is_versioned_with_the_retention_lifecycle(s3):
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    assert (rule["Expiration"]["Days"], rule["NoncurrentVersionExpiration"]["NoncurrentDays"]) == (30, 7)
