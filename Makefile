@@ -23,7 +23,7 @@ lab: deps
 	@LAB_ENV_FILE=$(CURDIR)/.lab/env lab/lab.sh up
 	@if [ "$(LAB_MONGODB)" != real ]; then ansible-playbook -i inventory/local lab/playbooks/mongodb-standin.yml; fi
 	ansible-playbook -i inventory/local site.yml
-	@echo; echo "Lab is up. S3 credentials: . .lab/env   Stop it: make lab-down"
+	@LAB_ENV_FILE=$(CURDIR)/.lab/env lab/lab.sh info
 
 lab-down:
 	@lab/lab.sh down

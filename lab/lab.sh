@@ -5,6 +5,7 @@
 #   lab/lab.sh up      start both (reusing what is built or running) and write $LAB_DIR/env
 #   lab/lab.sh down    stop both
 #   lab/lab.sh env     print the env file's path
+#   lab/lab.sh info    print what the lab serves and how to use it
 set -euo pipefail
 here=$(dirname "$0")
 source "$here/common.sh"
@@ -36,5 +37,21 @@ case "${1:-}" in
     "$here/s3.sh" down
     ;;
   env) echo "$LAB_ENV_FILE" ;;
-  *) die "usage: $0 up|down|env" ;;
+  info)
+    bucket=${TASKY_BACKUP_BUCKET:-tasky-lab-backups}
+    s3=http://127.0.0.1:$LAB_S3_PORT
+    cat <<INFO
+
+The lab is up.
+  S3 endpoint   $s3   (credentials: . $LAB_ENV_FILE)
+  bucket        $bucket
+  public        $s3/$bucket/?list-type=2&prefix=backups/
+                $s3/$bucket/backups/latest.tar.gz
+  CloudWatch    http://127.0.0.1:$LAB_CW_PORT   (moto)
+  MongoDB host  $("$here/host.sh" name)   (podman exec -it $("$here/host.sh" name) bash)
+  backup now    . .venv/bin/activate && ansible mongodb -b -m tasky_backup
+  stop          make lab-down
+INFO
+    ;;
+  *) die "usage: $0 up|down|env|info" ;;
 esac

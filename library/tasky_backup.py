@@ -37,10 +37,15 @@ options:
     description: With O(state=restore), drop each collection before restoring it (C(--drop)).
     type: bool
     default: false
+  restore_user:
+    description:
+      - With O(state=restore), the MongoDB user that restores (needs the C(restore) role, or
+        C(root)). Defaults to the backup user, whose C(backup) role cannot write.
+    type: str
   restore_config:
     description:
-      - With O(state=restore), a C(mongorestore --config) file holding the password of a user
-        allowed to restore. Defaults to the backup user's file, whose C(backup) role cannot write.
+      - With O(state=restore), a root-only C(mongorestore --config) file holding the password of
+        O(restore_user). Defaults to the backup user's file.
     type: path
   bucket:
     description: Override the configured bucket.
@@ -66,7 +71,7 @@ EXAMPLES = r"""
 # Ad hoc, with the host's configuration:
 #   ansible mongodb -b -m tasky_backup
 #   ansible mongodb -b -m tasky_backup -a state=list
-#   ansible mongodb -b -m tasky_backup -a "state=restore key=latest drop=true restore_config=/root/restore.yaml"
+#   ansible mongodb -b -m tasky_backup -a "state=restore drop=true restore_user=admin restore_config=/root/restore.yaml"
 
 - name: Take a backup before the upgrade
   tasky_backup:
@@ -161,6 +166,7 @@ def main():
             "config": {"type": "path", "default": "/etc/mongodb-backup/backup.json"},
             "key": {"type": "str", "default": "latest"},
             "drop": {"type": "bool", "default": False},
+            "restore_user": {"type": "str"},
             "restore_config": {"type": "path"},
             "bucket": {"type": "str"},
             "prefix": {"type": "str"},
@@ -196,7 +202,13 @@ def main():
             if not result["valid"]:
                 module.fail_json(msg=f"backup {result['key']} is not valid: {'; '.join(result['problems'])}", **result)
             module.exit_json(changed=False, **result)
-        result = restore_backup(config, params["key"], params["drop"], restore_config=params["restore_config"])
+        result = restore_backup(
+            config,
+            params["key"],
+            params["drop"],
+            restore_config=params["restore_config"],
+            restore_user=params["restore_user"],
+        )
         module.exit_json(changed=True, **result)
     except Locked as exc:
         module.fail_json(msg=str(exc), status="locked")

@@ -557,8 +557,12 @@ def verify_backup(config, key=None, client=None):
     }
 
 
-def restore_backup(config, key=None, drop=False, client=None, restore_config=None):
-    """Downloads a backup, unpacks it and runs mongorestore on it."""
+def restore_backup(config, key=None, drop=False, client=None, restore_config=None, restore_user=None):
+    """Downloads a backup, unpacks it and runs mongorestore on it.
+
+    The backup user's `backup` role cannot write: a real restore passes a user allowed to
+    (restore_user) and a mongorestore --config file with its password (restore_config).
+    """
     client = client or s3_client(config)
     key = resolve_key(config, key)
     with Lock(config["lock_file"]):
@@ -579,6 +583,8 @@ def restore_backup(config, key=None, drop=False, client=None, restore_config=Non
                 config["mongorestore_path"],
                 f"--host={config['mongodb_host']}",
                 f"--port={config['mongodb_port']}",
+                f"--username={restore_user or config['mongodb_user']}",
+                f"--authenticationDatabase={config['mongodb_auth_db']}",
                 f"--config={restore_config or config['mongodump_config']}",
                 f"--dir={dump_dir}",
             ]
@@ -742,6 +748,8 @@ def main(argv=None):
     parser.add_argument("--config", default=DEFAULT_CONFIG)
     parser.add_argument("--key", help="backup key or name (verify, restore); default latest")
     parser.add_argument("--drop", action="store_true", help="restore: drop collections first")
+    parser.add_argument("--restore-user", help="restore: MongoDB user allowed to write (default: the backup user)")
+    parser.add_argument("--restore-config", help="restore: mongorestore --config file with that user's password")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
     args = parser.parse_args(argv)
     try:
@@ -759,7 +767,9 @@ def main(argv=None):
         elif args.action == "verify":
             result = verify_backup(config, args.key)
         elif args.action == "restore":
-            result = restore_backup(config, args.key, args.drop)
+            result = restore_backup(
+                config, args.key, args.drop, restore_config=args.restore_config, restore_user=args.restore_user
+            )
         else:
             result = status_report(config)
     except Locked as exc:

@@ -1,0 +1,45 @@
+"""Real MongoDB from MongoDB's repository (ONLINE scenario): authentication, least privilege,
+and a backup that restores to the same documents."""
+
+import json
+
+import testinfra
+
+HOST = testinfra.get_host("podman://tasky-online-mongodb1")
+ADMIN = ("admin", "tasky-lab-admin-password-throwaway")
+BACKUP = ("backup", "tasky-lab-backup-password-throwaway")
+APP = ("tasky", "tasky-lab-app-password-throwaway", "go-mongodb")
+
+
+def mongosh(script, user=None, db="admin"):
+    auth = f"-u {user[0]} -p {user[1]} --authenticationDatabase {db}" if user else ""
+    return HOST.run(f"mongosh --quiet {auth} --eval {json.dumps(script)}")
+
+
+def test_mongod_runs_with_authorization():
+    assert HOST.service("mongod").is_running and HOST.service("mongod").is_enabled
+    refused = mongosh("db.adminCommand({listDatabases: 1})")
+    assert refused.rc != 0 and "requires authentication" in refused.stdout + refused.stderr
+
+
+def test_backup_user_can_read_but_not_write():
+    assert mongosh("db.getSiblingDB('go-mongodb').todos.countDocuments({})", BACKUP).rc == 0
+    denied = mongosh("db.getSiblingDB('go-mongodb').todos.insertOne({x: 1})", BACKUP)
+    assert denied.rc != 0 and "not authorized" in denied.stdout + denied.stderr
+
+
+def test_backup_restores_the_same_documents():
+    insert = (
+        "db.getSiblingDB('go-mongodb').todos.insertMany([...Array(50).keys()].map(i => ({_id: i, name: 'task ' + i})))"
+    )
+    assert mongosh(insert, APP[:2], APP[2]).rc == 0
+    assert HOST.run("/opt/mongodb-backup/backup.sh").rc == 0
+    assert mongosh("db.getSiblingDB('go-mongodb').todos.drop()", ADMIN).rc == 0
+    HOST.run("install -m 0600 /dev/null /root/restore.yaml && echo 'password: %s' > /root/restore.yaml", ADMIN[1])
+    restore = HOST.run(
+        "python3 /opt/mongodb-backup/tasky_backup_engine.py restore --config /etc/mongodb-backup/backup.json"
+        " --key latest --drop --restore-user admin --restore-config /root/restore.yaml"
+    )
+    assert restore.rc == 0, restore.stderr
+    count = mongosh("db.getSiblingDB('go-mongodb').todos.countDocuments({})", ADMIN)
+    assert count.stdout.strip() == "50"
