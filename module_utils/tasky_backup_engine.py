@@ -210,7 +210,28 @@ class Lock:
         self.handle.close()
 
 
-class MultipartWriter:
+class ChunkingWriter:
+    """A write-only file object that hands what is written on in chunks of a fixed size."""
+
+    def __init__(self, chunk_size):
+        self.chunk_size = chunk_size
+        self.buffer = bytearray()
+
+    def write(self, data):
+        self.buffer += data
+        while len(self.buffer) >= self.chunk_size:
+            self._chunk(bytes(self.buffer[: self.chunk_size]))
+            del self.buffer[: self.chunk_size]
+        return len(data)
+
+    def _rest(self):
+        """The last, short chunk."""
+        rest = bytes(self.buffer)
+        self.buffer.clear()
+        return rest
+
+
+class MultipartWriter(ChunkingWriter):
     """A write-only file object that streams into an S3 multipart upload.
 
     Parts are uploaded by worker threads while the caller keeps compressing; at most
@@ -219,13 +240,12 @@ class MultipartWriter:
     """
 
     def __init__(self, client, bucket, key, part_size, threads, metadata):
+        super().__init__(part_size)
         self.client, self.bucket, self.key = client, bucket, key
-        self.part_size = part_size
         self.sha256 = hashlib.sha256()
         self.size = 0
         self.parts = {}
         self.part_md5s = {}
-        self.buffer = bytearray()
         self.next_part = 1
         self.error = None
         self.upload_id = client.create_multipart_upload(
@@ -256,13 +276,9 @@ class MultipartWriter:
             raise BackupError(f"upload of part failed: {self.error}")
         self.sha256.update(data)
         self.size += len(data)
-        self.buffer += data
-        while len(self.buffer) >= self.part_size:
-            self._send(bytes(self.buffer[: self.part_size]))
-            del self.buffer[: self.part_size]
-        return len(data)
+        return super().write(data)
 
-    def _send(self, body):
+    def _chunk(self, body):
         self.part_md5s[self.next_part] = hashlib.md5(body, usedforsecurity=False).digest()
         self.queue.put((self.next_part, body))
         self.next_part += 1
@@ -275,8 +291,7 @@ class MultipartWriter:
 
     def complete(self):
         if self.buffer or self.next_part == 1:
-            self._send(bytes(self.buffer))
-            self.buffer.clear()
+            self._chunk(self._rest())
         self._join()
         if self.error is not None:
             raise BackupError(f"upload of part failed: {self.error}")
@@ -341,36 +356,26 @@ def dump_summary(dump_dir):
     return files, size
 
 
-class ParallelGzipWriter:
+class ParallelGzipWriter(ChunkingWriter):
     """Gzip on several cores: the stream is cut into chunks compressed in threads (zlib frees
     the GIL) and written, in order, as consecutive gzip members. A multi-member gzip file is
     plain gzip to gzip, tar -xz and Python's gzip module (RFC 1952, section 2.2)."""
 
-    CHUNK = 4 << 20
-
-    def __init__(self, out, level, threads):
+    def __init__(self, out, level, threads, chunk_size=4 << 20):
+        super().__init__(chunk_size)
         self.out, self.level = out, level
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads)
         self.pending = collections.deque()
         self.max_pending = threads + 1
-        self.buffer = bytearray()
 
-    def write(self, data):
-        self.buffer += data
-        while len(self.buffer) >= self.CHUNK:
-            self._submit(bytes(self.buffer[: self.CHUNK]))
-            del self.buffer[: self.CHUNK]
-        return len(data)
-
-    def _submit(self, chunk):
+    def _chunk(self, chunk):
         self.pending.append(self.pool.submit(gzip.compress, chunk, self.level, mtime=0))
         while len(self.pending) >= self.max_pending:
             self.out.write(self.pending.popleft().result())
 
     def close(self):
         if self.buffer or not self.pending:
-            self._submit(bytes(self.buffer))
-            self.buffer.clear()
+            self._chunk(self._rest())
         while self.pending:
             self.out.write(self.pending.popleft().result())
         self.pool.shutdown()

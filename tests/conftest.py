@@ -23,20 +23,25 @@ ACCESS_KEY = os.environ.get("LAB_ACCESS_KEY", "TASKYLABACCESSKEY000")
 SECRET_KEY = os.environ.get("LAB_SECRET_KEY", "tasky-lab-throwaway-secret-key-0000000000")
 
 
-@pytest.fixture(scope="session")
-def s3():
+def lab_client(service, endpoint):
+    """A boto3 client of the lab's service; fails the test plainly when the lab is not up."""
     client = boto3.client(
-        "s3",
-        endpoint_url=ENDPOINT,
+        service,
+        endpoint_url=endpoint,
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
         region_name="us-east-1",
     )
     try:
-        client.list_buckets()
+        client.list_buckets() if service == "s3" else client.list_metrics()
     except Exception as exc:  # noqa: BLE001 - say plainly what is missing
-        pytest.fail(f"the test lab's S3 at {ENDPOINT} does not answer ({exc}); run `make pytest`")
+        pytest.fail(f"the test lab's {service} at {endpoint} does not answer ({exc}); run `make pytest`")
     return client
+
+
+@pytest.fixture(scope="session")
+def s3():
+    return lab_client("s3", ENDPOINT)
 
 
 @pytest.fixture
@@ -49,6 +54,21 @@ def anonymous(method, path, **kwargs):
     return requests.request(method, f"{ENDPOINT}/{path}", timeout=10, **kwargs)
 
 
+def ansible_json(cmd):
+    """Runs an ansible or ansible-playbook command with the JSON callback; returns (rc, output)."""
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False, timeout=600)
+    try:
+        return proc.returncode, json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"{cmd[0]} printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+
+
 def run_playbook(*args, extra_vars=None, check=False):
     """Runs site.yml for real against the lab inventory; returns (rc, parsed JSON output)."""
     cmd = [str(BIN / "ansible-playbook"), "-i", str(ROOT / "inventory/local"), str(ROOT / "site.yml")]
@@ -56,18 +76,7 @@ def run_playbook(*args, extra_vars=None, check=False):
     if check:
         cmd += ["--check", "--diff"]
     extra = {"backup_bucket_endpoint_url": ENDPOINT, **(extra_vars or {})}
-    cmd += ["-e", json.dumps(extra)]
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-    )
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
-    try:
-        out = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"ansible-playbook printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc.returncode, out
+    return ansible_json([*cmd, "-e", json.dumps(extra)])
 
 
 def task_results(out, host="localhost"):
@@ -139,15 +148,4 @@ CLOUDWATCH_ENDPOINT = f"http://127.0.0.1:{os.environ.get('LAB_CW_PORT', '7491')}
 @pytest.fixture(scope="session")
 def cloudwatch():
     """The lab's loopback CloudWatch API (moto's server, started by `make pytest`)."""
-    client = boto3.client(
-        "cloudwatch",
-        endpoint_url=CLOUDWATCH_ENDPOINT,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
-    try:
-        client.list_metrics()
-    except Exception as exc:  # noqa: BLE001 - say plainly what is missing
-        pytest.fail(f"the lab's CloudWatch at {CLOUDWATCH_ENDPOINT} does not answer ({exc}); run `make pytest`")
-    return client
+    return lab_client("cloudwatch", CLOUDWATCH_ENDPOINT)

@@ -8,17 +8,14 @@ config path pointed into tmp_path. No S3, no lab, no containers.
 
 import copy
 import json
-import os
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import BIN, ansible_json
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent  # the .venv that runs pytest also has ansible
 # A copy of the agent's schema (MIT licence; SOURCE.md beside it names the commit).
 SCHEMA = Path(__file__).resolve().parent / "fixtures/cloudwatch_agent/schema.json"
 
@@ -50,18 +47,8 @@ def run_role(workdir, *args, **role_vars):
     playbook.write_text(json.dumps([play]))  # JSON is YAML
     cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook), *args]
     cmd += ["-e", json.dumps({"ansible_python_interpreter": sys.executable})]
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-    )
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
-    try:
-        out = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"ansible-playbook printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc.returncode, out, config
+    rc, out = ansible_json(cmd)
+    return rc, out, config
 
 
 def results(out):

@@ -1,24 +1,15 @@
 """The tasky_backup module, run ad hoc by Ansible for real (localhost, the lab's S3)."""
 
 import json
-import os
-import subprocess
 
-from conftest import BIN, ROOT, keys
+from conftest import BIN, ROOT, ansible_json, keys
 
 
 def adhoc(module_args, check=False):
     """`ansible localhost -m tasky_backup -a ARGS`; returns the module's result."""
     cmd = [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory/local"), "-m", "tasky_backup"]
     cmd += ["-a", json.dumps(module_args)] + (["--check"] if check else [])
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-    )
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False, timeout=300)
-    out = json.loads(proc.stdout)
+    _rc, out = ansible_json(cmd)
     return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 

@@ -5,9 +5,8 @@ Only --check runs and runs that validation must stop: this machine is never chan
 
 import json
 import os
-import subprocess
 
-from conftest import BIN, ROOT
+from conftest import BIN, ROOT, ansible_json, task_results
 
 PASSWORDS = {
     "mongodb_admin_password": "test-admin-not-real",
@@ -20,11 +19,8 @@ def play(extra, check=True):
     cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", str(ROOT / "tests/playbooks/mongodb_role.yml")]
     cmd += ["-e", json.dumps({"ansible_python_interpreter": str(BIN / "python"), **extra})]
     cmd += ["--check", "--diff"] if check else []
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False, timeout=300)
-    out = json.loads(proc.stdout)
-    tasks = [(t["task"]["name"], t["hosts"]["localhost"]) for p in out["plays"] for t in p["tasks"]]
-    return proc.returncode, tasks
+    rc, out = ansible_json(cmd)
+    return rc, list(task_results(out))
 
 
 def failures(tasks):
