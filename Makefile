@@ -57,9 +57,10 @@ molecule-online: deps
 # The benchmark gets its own S3 with room (in RAM) for the seed method's three uploads.
 BENCH_LAB := LAB_NAME=tasky-bench LAB_S3_PORT=7500 LAB_MON_PORT=16800 LAB_S3_BYTES=8589934592
 BENCH_SIZE_MIB ?= 1024
+BENCH_METHODS ?= seed,pipeline
 bench: deps
 	@$(BENCH_LAB) lab/s3.sh up
-	$(BENCH_LAB) BENCH_SIZE_MIB=$(BENCH_SIZE_MIB) python bench/backup_throughput.py
+	$(BENCH_LAB) BENCH_SIZE_MIB=$(BENCH_SIZE_MIB) BENCH_METHODS=$(BENCH_METHODS) python bench/backup_throughput.py
 
 clean: lab-down
 	@$(TEST_LAB) lab/lab.sh down

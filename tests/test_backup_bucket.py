@@ -4,7 +4,8 @@ RGW, not moto: moto lets an anonymous PUT through a read-only policy (see LAB.md
 """
 
 import pytest
-from conftest import anonymous, run_playbook, task_results
+from conftest import CLOUDWATCH_ENDPOINT as MOTO_ENDPOINT  # moto's server serves S3 too
+from conftest import anonymous, lab_client, run_playbook, task_results
 
 
 def converge(bucket, **extra):
@@ -112,3 +113,30 @@ def test_missing_bucket_name_is_refused(s3):
     assert rc != 0
     failures = [r["msg"] for _, r in task_results(out) if r.get("failed")]
     assert failures and "backup_bucket_name" in failures[0]
+
+
+def test_encryption_and_ownership_requests_as_aws_gets_them(s3, bucket_name):
+    """The lab's RGW has no key back end for SSE-S3, so the request the role sends for default
+    encryption, Object Ownership and the full public access block is checked on the lab's
+    moto server (its S3 API), which stores what it is sent."""
+    moto = lab_client("s3", MOTO_ENDPOINT)
+    rc, out = run_playbook(
+        "--limit",
+        "localhost",
+        extra_vars={
+            "backup_bucket_name": bucket_name,
+            "backup_bucket_endpoint_url": MOTO_ENDPOINT,
+            "backup_bucket_encryption": "aws:kms",
+            "backup_bucket_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/tasky-test",
+            "backup_bucket_object_ownership": "BucketOwnerEnforced",
+            "backup_bucket_block_public_acls": True,
+        },
+    )
+    assert rc == 0, [r.get("msg") for _, r in task_results(out) if r.get("failed")]
+    (rule,) = moto.get_bucket_encryption(Bucket=bucket_name)["ServerSideEncryptionConfiguration"]["Rules"]
+    default = rule["ApplyServerSideEncryptionByDefault"]
+    assert default["SSEAlgorithm"] == "aws:kms" and default["KMSMasterKeyID"].endswith("key/tasky-test")
+    (ownership,) = moto.get_bucket_ownership_controls(Bucket=bucket_name)["OwnershipControls"]["Rules"]
+    assert ownership["ObjectOwnership"] == "BucketOwnerEnforced"
+    block = moto.get_public_access_block(Bucket=bucket_name)["PublicAccessBlockConfiguration"]
+    assert block["BlockPublicAcls"] is True and block["IgnorePublicAcls"] is True

@@ -126,6 +126,15 @@ def test_first_run_writes_second_run_changes_nothing(rendered):
     assert rendered["second"]["stats"]["localhost"]["changed"] == 0
 
 
+def test_a_config_change_notifies_the_reload_handler(rendered):
+    """The handler runs after a change (skipped here by its `when`, as the agent is not
+    installed) and is not notified when nothing changed."""
+    handler = "Load the CloudWatch agent configuration"
+    first, second = dict(results(rendered["first"])), dict(results(rendered["second"]))
+    assert first[handler].get("skipped") is True
+    assert handler not in second
+
+
 def test_skipped_install_is_announced_and_nothing_is_installed(rendered):
     tasks = dict(results(rendered["first"]))
     msg = tasks["Say that the agent is not installed"]["msg"]

@@ -8,7 +8,7 @@ import tarfile
 
 import bson
 from bson import json_util
-from conftest import keys, run_engine
+from conftest import keys, run_engine, write_config
 
 TIMESTAMPED = re.compile(r"^backups/mongodb-backup-\d{8}-\d{6}\.tar\.gz$")
 DAILY = re.compile(r"^backups/daily-\d{4}-\d{2}-\d{2}\.tar\.gz$")
@@ -102,3 +102,14 @@ def test_restore_brings_back_the_same_documents(engine_config, tmp_path):
     proc = run_engine("restore", "--config", str(path), "--key", "latest", "--drop")
     assert proc.returncode == 0, proc.stderr
     assert json_util.loads(data_file.read_text()) == original
+
+
+def test_oplog_dump_on_replica_set_members(s3, engine_config):
+    path, config = engine_config
+    write_config(path, {**config, "oplog": True})
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 0, proc.stderr
+    key = summary(proc)["key"]
+    archive = s3.get_object(Bucket=config["bucket"], Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        assert f"{key[len('backups/') : -len('.tar.gz')]}/oplog.bson" in tar.getnames()
