@@ -427,9 +427,10 @@ def _take_backup(config, now, client):
         LOG.info("uploaded s3://%s/%s: %d bytes in %d parts, sha256 %s", bucket, key, size, len(writer.parts), sha256)
         verify_upload(client, bucket, key, size, writer.expected_etag())
         writer = None  # complete and verified: nothing left to abort
-        record_checksum(client, bucket, key, {**metadata, "sha256": sha256, "size": str(size)})
+        metadata.update(sha256=sha256, size=str(size))
+        record_checksum(client, bucket, key, metadata)
         for alias in (names["daily"], names["latest"]):
-            client.copy_object(Bucket=bucket, Key=f"{prefix}{alias}", CopySource={"Bucket": bucket, "Key": key})
+            server_side_copy(client, bucket, {"Bucket": bucket, "Key": key}, f"{prefix}{alias}", metadata)
             LOG.info("copied to s3://%s/%s%s", bucket, prefix, alias)
     except BaseException as exc:
         if writer is not None:
@@ -465,6 +466,25 @@ def verify_upload(client, bucket, key, size, expected_etag):
     LOG.info("verified s3://%s/%s: size and multipart ETag match", bucket, key)
 
 
+# CopyObject copies at most 5 GiB; boto3's managed copy switches to a multipart copy
+# (UploadPartCopy, still server-side) from this size on.
+COPY_MULTIPART_THRESHOLD = 5 << 30
+COPY_PART_SIZE = 512 << 20
+
+
+def server_side_copy(client, bucket, source, key, metadata):
+    """Copies inside S3 (no bytes through this host), setting the backup's metadata."""
+    from boto3.s3.transfer import TransferConfig
+
+    client.copy(
+        source,
+        bucket,
+        key,
+        ExtraArgs={"Metadata": metadata, "MetadataDirective": "REPLACE", "ContentType": "application/gzip"},
+        Config=TransferConfig(multipart_threshold=COPY_MULTIPART_THRESHOLD, multipart_chunksize=COPY_PART_SIZE),
+    )
+
+
 def record_checksum(client, bucket, key, metadata):
     """Puts sha256 and size into the object's metadata (known only once the upload ended).
 
@@ -472,14 +492,10 @@ def record_checksum(client, bucket, key, metadata):
     a versioned bucket keeps one version of each timestamped backup.
     """
     original = client.head_object(Bucket=bucket, Key=key).get("VersionId")
-    client.copy_object(
-        Bucket=bucket,
-        Key=key,
-        CopySource={"Bucket": bucket, "Key": key},
-        Metadata=metadata,
-        MetadataDirective="REPLACE",
-        ContentType="application/gzip",
-    )
+    source = {"Bucket": bucket, "Key": key}
+    if original and original != "null":
+        source["VersionId"] = original
+    server_side_copy(client, bucket, source, key, metadata)
     if original and original != "null":
         client.delete_object(Bucket=bucket, Key=key, VersionId=original)
 

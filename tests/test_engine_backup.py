@@ -113,3 +113,26 @@ def test_oplog_dump_on_replica_set_members(s3, engine_config):
     archive = s3.get_object(Bucket=config["bucket"], Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         assert f"{key[len('backups/') : -len('.tar.gz')]}/oplog.bson" in tar.getnames()
+
+
+def test_copies_over_the_copyobject_limit_go_multipart_and_keep_the_metadata(s3, engine_config, monkeypatch):
+    """Backups over 5 GiB need multipart server-side copies; threshold and part size are lowered
+    here so a 24 MiB dump (about 12 MiB of archive, uploaded in 5 MiB parts) takes that path."""
+    import tasky_backup_engine as engine
+
+    path, config = engine_config
+    monkeypatch.setattr(engine, "COPY_MULTIPART_THRESHOLD", 5 << 20)
+    monkeypatch.setattr(engine, "COPY_PART_SIZE", 8 << 20)
+    monkeypatch.setenv("TASKY_STANDIN_BYTES", str(24 << 20))
+    result = engine.take_backup(engine.load_config(str(path)))
+    bucket = config["bucket"]
+    stamped, daily, latest = result["keys"]
+    heads = [s3.head_object(Bucket=bucket, Key=k) for k in (stamped, daily, latest)]
+    assert all(h["ContentLength"] == result["size"] for h in heads)
+    assert all(h["Metadata"]["sha256"] == result["sha256"] for h in heads)
+    assert 8 << 20 < result["size"] <= 16 << 20
+    # Two 8 MiB copy parts: the multipart copy made these objects (the upload had three parts).
+    assert all(h["ETag"].endswith('-2"') for h in heads)
+    body = s3.get_object(Bucket=bucket, Key=latest)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == result["sha256"]
+    assert len(s3.list_object_versions(Bucket=bucket, Prefix=stamped).get("Versions", [])) == 1
