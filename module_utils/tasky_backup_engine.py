@@ -16,6 +16,7 @@ import collections
 import concurrent.futures
 import datetime
 import fcntl
+import functools
 import gzip
 import hashlib
 import json
@@ -74,6 +75,24 @@ class BackupError(Exception):
 
 class Locked(BackupError):
     """Another backup run holds the lock."""
+
+
+def reported_as(action):
+    """Turns any failure of the decorated call (S3 errors included) into a BackupError."""
+
+    def decorate(func):
+        @functools.wraps(func)
+        def run(*args, **kwargs):
+            try:
+                return func(*args, **kwargs)
+            except BackupError:
+                raise
+            except Exception as exc:
+                raise BackupError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
+
+        return run
+
+    return decorate
 
 
 def load_config(path=DEFAULT_CONFIG, overrides=None):
@@ -504,6 +523,7 @@ def utc_now_text():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@reported_as("list")
 def list_backups(config, client=None):
     client = client or s3_client(config)
     paginator = client.get_paginator("list_objects_v2")
@@ -540,6 +560,7 @@ class HashingReader:
         return data
 
 
+@reported_as("verify")
 def verify_backup(config, key=None, client=None):
     """Downloads a backup as a stream: checks its sha256 and size and lists the archive."""
     client = client or s3_client(config)
@@ -578,6 +599,7 @@ def verify_backup(config, key=None, client=None):
     }
 
 
+@reported_as("restore")
 def restore_backup(config, key=None, drop=False, client=None, restore_config=None, restore_user=None):
     """Downloads a backup, unpacks it and runs mongorestore on it.
 

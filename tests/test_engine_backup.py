@@ -136,3 +136,19 @@ def test_copies_over_the_copyobject_limit_go_multipart_and_keep_the_metadata(s3,
     body = s3.get_object(Bucket=bucket, Key=latest)["Body"].read()
     assert hashlib.sha256(body).hexdigest() == result["sha256"]
     assert len(s3.list_object_versions(Bucket=bucket, Prefix=stamped).get("Versions", [])) == 1
+
+
+def test_verify_catches_a_corrupted_backup_and_names_a_missing_one(s3, engine_config):
+    path, config = engine_config
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    bucket, latest = config["bucket"], "backups/latest.tar.gz"
+    recorded = s3.head_object(Bucket=bucket, Key=latest)["Metadata"]
+    body = s3.get_object(Bucket=bucket, Key=latest)["Body"].read()
+    s3.put_object(Bucket=bucket, Key=latest, Body=body[:-1] + bytes([body[-1] ^ 1]), Metadata=recorded)
+    proc = run_engine("verify", "--config", str(path))
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    assert report["valid"] is False and "differs from the recorded" in report["problems"][0]
+    missing = run_engine("verify", "--config", str(path), "--key", "mongodb-backup-19990101-000000.tar.gz")
+    assert missing.returncode == 1
+    assert "verify failed" in missing.stderr and "NoSuchKey" in missing.stderr
