@@ -14,7 +14,7 @@ export LAB_MONGODB
 # make test runs its own lab (name, ports, files) beside any `make lab` one.
 TEST_LAB := LAB_NAME=tasky-test LAB_S3_PORT=7490 LAB_MON_PORT=16790 LAB_CW_PORT=7491
 
-.PHONY: deps lab lab-down lint pytest molecule molecule-online test bench clean
+.PHONY: deps lab lab-down lint test-lab pytest molecule molecule-online test bench clean
 
 deps:
 	@lab/deps.sh
@@ -34,24 +34,22 @@ lint: deps
 	ruff format --check .
 	ansible-lint --profile production
 
-# pytest and Molecule share one test S3 server, left running for the next warm run.
-pytest: deps
+# pytest and Molecule share the test lab's S3 and CloudWatch, left running for the next warm run.
+test-lab: deps
 	@$(TEST_LAB) lab/s3.sh up
 	@$(TEST_LAB) lab/cloudwatch.sh up
-	$(TEST_LAB) TASKY_LAB_IMAGE=$$($(TEST_LAB) lab/host.sh image) pytest
 
-molecule: deps
-	@$(TEST_LAB) lab/s3.sh up
-	@$(TEST_LAB) lab/cloudwatch.sh up
+pytest: test-lab
+	$(TEST_LAB) pytest
+
+molecule: test-lab
 	$(TEST_LAB) TASKY_LAB_IMAGE=$$($(TEST_LAB) lab/host.sh image) molecule test
 
 test: lint pytest molecule
 
 # Real MongoDB from MongoDB's repository: needs internet access to it (not on this project's
 # machines). Same test lab, scenario molecule/online.
-molecule-online: deps
-	@$(TEST_LAB) lab/s3.sh up
-	@$(TEST_LAB) lab/cloudwatch.sh up
+molecule-online: test-lab
 	$(TEST_LAB) LAB_MONGODB=real TASKY_LAB_IMAGE=$$($(TEST_LAB) lab/host.sh image) molecule test -s online
 
 # The benchmark gets its own S3 with room (in RAM) for the seed method's three uploads.
