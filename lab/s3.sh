@@ -66,6 +66,9 @@ osd data = $CEPH_DIR/osd.0
 rgw frontends = beast endpoint=127.0.0.1:$LAB_S3_PORT
 rgw data = $CEPH_DIR/rgw
 rgw enable usage log = false
+# Reclaim deleted objects within a minute (default: hours): the objects live in RAM.
+rgw gc obj min wait = 30
+rgw gc processor period = 30
 EOF
 }
 

@@ -45,8 +45,24 @@ def s3():
 
 
 @pytest.fixture
-def bucket_name():
-    return f"tasky-test-{uuid.uuid4().hex[:12]}"
+def bucket_name(s3):
+    """A fresh bucket name; the bucket, if a test made one, is removed afterwards with every
+    version and upload in it (the lab's S3 keeps objects in RAM, and warm runs reuse it)."""
+    name = f"tasky-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    remove_bucket(s3, name)
+
+
+def remove_bucket(client, name):
+    try:
+        for page in client.get_paginator("list_object_versions").paginate(Bucket=name):
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                client.delete_object(Bucket=name, Key=item["Key"], VersionId=item["VersionId"])
+        for upload in client.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            client.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+        client.delete_bucket(Bucket=name)
+    except client.exceptions.NoSuchBucket:
+        pass
 
 
 def anonymous(method, path, **kwargs):
