@@ -152,3 +152,20 @@ def test_verify_catches_a_corrupted_backup_and_names_a_missing_one(s3, engine_co
     missing = run_engine("verify", "--config", str(path), "--key", "mongodb-backup-19990101-000000.tar.gz")
     assert missing.returncode == 1
     assert "verify failed" in missing.stderr and "NoSuchKey" in missing.stderr
+
+
+def test_restore_drops_only_when_asked(engine_config, tmp_path):
+    path, _config = engine_config
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    data_file = tmp_path / "standin-data.json"
+    data = json_util.loads(data_file.read_text())
+    data["go-mongodb"]["todos"].append({"_id": "added-after-the-backup"})
+    data_file.write_text(json_util.dumps(data))
+
+    def todo_ids():
+        return {doc["_id"] for doc in json_util.loads(data_file.read_text())["go-mongodb"]["todos"]}
+
+    assert run_engine("restore", "--config", str(path)).returncode == 0
+    assert "added-after-the-backup" in todo_ids()  # no --drop: the newer document stays
+    assert run_engine("restore", "--config", str(path), "--drop").returncode == 0
+    assert "added-after-the-backup" not in todo_ids() and len(todo_ids()) == 200
