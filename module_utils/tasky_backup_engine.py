@@ -32,6 +32,7 @@ import threading
 import time
 
 DEFAULT_CONFIG = "/etc/mongodb-backup/backup.json"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # UTC, in the log, the state file and every result
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the lock; nothing was touched
 LOG = logging.getLogger("tasky-backup")
 
@@ -154,7 +155,7 @@ def setup_logging(config, verbose=False):
     """UTC-timestamped lines to the log file (and stderr when run by hand)."""
     LOG.setLevel(logging.INFO)
     LOG.handlers.clear()
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", TIME_FORMAT)
     formatter.converter = time.gmtime
     if config.get("log_file"):
         file_handler = logging.FileHandler(config["log_file"], encoding="utf-8")
@@ -166,27 +167,35 @@ def setup_logging(config, verbose=False):
         LOG.addHandler(stream)
 
 
-def s3_client(config):
-    """boto3 S3 client; retries come from botocore's standard retry mode."""
+def aws_client(config, service, endpoint_url, **options):
+    """A boto3 client with the config's region and, for non-AWS servers, endpoint and keys
+    (empty keys: boto3's own chain, the instance role in production)."""
     import boto3
     from botocore.config import Config
 
-    options = {
-        "retries": {"mode": "standard", "max_attempts": config["retries"]},
-        "connect_timeout": 10,
-        "read_timeout": 60,
-    }
     try:  # botocore >= 1.36 adds checksums by default, which older S3 servers reject.
         client_config = Config(request_checksum_calculation="when_required", **options)
     except TypeError:
         client_config = Config(**options)
     kwargs = {"region_name": config["region"], "config": client_config}
-    if config["endpoint_url"]:
-        kwargs["endpoint_url"] = config["endpoint_url"]
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
     if config["access_key"]:
         kwargs["aws_access_key_id"] = config["access_key"]
         kwargs["aws_secret_access_key"] = config["secret_key"]
-    return boto3.client("s3", **kwargs)
+    return boto3.client(service, **kwargs)
+
+
+def s3_client(config):
+    """S3 client; retries come from botocore's standard retry mode."""
+    return aws_client(
+        config,
+        "s3",
+        config["endpoint_url"],
+        retries={"mode": "standard", "max_attempts": config["retries"]},
+        connect_timeout=10,
+        read_timeout=60,
+    )
 
 
 def names_for(now):
@@ -414,7 +423,7 @@ def stream_archive(config, dump_dir, writer):
 def take_backup(config, now=None, client=None):
     """One whole backup run under the lock; returns the result dict, raises BackupError."""
     with Lock(config["lock_file"]):
-        return _take_backup(config, now or datetime.datetime.now(datetime.timezone.utc), client)
+        return _take_backup(config, now or utc_now(), client)
 
 
 def _take_backup(config, now, client):
@@ -519,8 +528,12 @@ def record_checksum(client, bucket, key, metadata):
         client.delete_object(Bucket=bucket, Key=key, VersionId=original)
 
 
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
 def utc_now_text():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_now().strftime(TIME_FORMAT)
 
 
 @reported_as("list")
@@ -534,7 +547,7 @@ def list_backups(config, client=None):
                 {
                     "key": item["Key"],
                     "size": item["Size"],
-                    "last_modified": item["LastModified"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "last_modified": item["LastModified"].strftime(TIME_FORMAT),
                     "url": public_url(config, item["Key"]),
                 }
             )
@@ -652,7 +665,8 @@ def safe_member(member):
 
 
 def write_state(config, result):
-    """The last run's result, and the last success, for status-check.sh and the module."""
+    """Records the last run's result, and the last success, for status-check.sh and the module;
+    returns the new state."""
     state = read_state(config)
     state["last_run"] = result
     if result.get("status") == "success":
@@ -662,6 +676,7 @@ def write_state(config, result):
     with open(tmp, "w", encoding="utf-8") as handle:
         json.dump(state, handle, indent=2)
     os.replace(tmp, config["state_file"])
+    return state
 
 
 def read_state(config):
@@ -677,16 +692,6 @@ def publish_metrics(config, result, state):
     if not config["cloudwatch_namespace"]:
         return
     try:
-        import boto3
-        from botocore.config import Config
-
-        # Short timeouts and few attempts: metrics must not hold up the backup's exit.
-        quick = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=10)
-        kwargs = {"region_name": config["region"], "config": quick}
-        if config["cloudwatch_endpoint_url"]:
-            kwargs["endpoint_url"] = config["cloudwatch_endpoint_url"]
-        if config["access_key"]:
-            kwargs.update(aws_access_key_id=config["access_key"], aws_secret_access_key=config["secret_key"])
         success = result.get("status") == "success"
         dims = [{"Name": "Bucket", "Value": config["bucket"]}]
         data = [{"MetricName": "BackupSuccess", "Value": 1.0 if success else 0.0, "Unit": "Count"}]
@@ -698,7 +703,16 @@ def publish_metrics(config, result, state):
             data.append({"MetricName": "LastSuccessAge", "Value": age, "Unit": "Seconds"})
         for item in data:
             item["Dimensions"] = dims
-        boto3.client("cloudwatch", **kwargs).put_metric_data(Namespace=config["cloudwatch_namespace"], MetricData=data)
+        # Short timeouts and few attempts: metrics must not hold up the backup's exit.
+        cloudwatch = aws_client(
+            config,
+            "cloudwatch",
+            config["cloudwatch_endpoint_url"],
+            retries={"mode": "standard", "max_attempts": 2},
+            connect_timeout=5,
+            read_timeout=10,
+        )
+        cloudwatch.put_metric_data(Namespace=config["cloudwatch_namespace"], MetricData=data)
         LOG.info("published %d metrics to CloudWatch namespace %s", len(data), config["cloudwatch_namespace"])
     except Exception as exc:  # noqa: BLE001 - best-effort by design
         LOG.warning("could not publish CloudWatch metrics: %s", exc)
@@ -708,8 +722,8 @@ def backup_age_seconds(state):
     finished = state.get("last_success", {}).get("finished_at")
     if not finished:
         return None
-    then = datetime.datetime.strptime(finished, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    return (datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()
+    then = datetime.datetime.strptime(finished, TIME_FORMAT).replace(tzinfo=datetime.timezone.utc)
+    return (utc_now() - then).total_seconds()
 
 
 def backup_job(config):
@@ -730,8 +744,7 @@ def backup_job(config):
             "duration_s": round(time.monotonic() - started, 3),
             "finished_at": utc_now_text(),
         }
-    write_state(config, result)
-    publish_metrics(config, result, read_state(config))
+    publish_metrics(config, result, write_state(config, result))
     LOG.info("SUMMARY %s", json.dumps(result, sort_keys=True))
     return result
 
@@ -764,8 +777,7 @@ def status_report(config, client=None):
     state = read_state(config)
     last = state.get("last_success", {})
     age = backup_age_seconds(state)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    upcoming = next_run(config["schedule"], now)
+    upcoming = next_run(config["schedule"], utc_now())
     try:
         (client or s3_client(config)).head_bucket(Bucket=config["bucket"])
         reachable = True
@@ -780,7 +792,7 @@ def status_report(config, client=None):
         "size": last.get("size"),
         "key": last.get("key"),
         "last_run_status": state.get("last_run", {}).get("status"),
-        "next_run": upcoming.strftime("%Y-%m-%dT%H:%M:%SZ") if upcoming else config["schedule"],
+        "next_run": upcoming.strftime(TIME_FORMAT) if upcoming else config["schedule"],
         "s3_reachable": reachable,
     }
 
