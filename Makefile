@@ -11,7 +11,8 @@ export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 LAB_MONGODB ?= standin
 export LAB_MONGODB
 
-# make test runs its own lab (name, ports, files) beside any `make lab` one.
+# make test runs its own lab (name, ports, files) beside any `make lab` one. Override TEST_LAB
+# (e.g. `make test TEST_LAB="LAB_NAME=tasky-b LAB_S3_PORT=7590 ..."`) to run a second one beside it.
 TEST_LAB := LAB_NAME=tasky-test LAB_S3_PORT=7490 LAB_MON_PORT=16790 LAB_CW_PORT=7491
 
 .PHONY: deps lab lab-down lint test-lab pytest molecule molecule-online test bench clean

@@ -8,7 +8,7 @@ import testinfra
 
 # The Molecule platform (molecule.yml); podman's own backend is much faster than going
 # through an Ansible connection for every command.
-HOST_NAME = "tasky-test-mongodb1"
+HOST_NAME = f"{os.environ.get('LAB_NAME', 'tasky-test')}-mongodb1"
 S3_ENDPOINT = f"http://127.0.0.1:{os.environ.get('LAB_S3_PORT', '7490')}"
 BUCKET = "tasky-lab-backups"
 # The lab's throwaway S3 keys (lab/common.sh); moto takes any.

@@ -5,7 +5,7 @@ import os
 import subprocess
 
 import requests
-from conftest import BUCKET, S3_ENDPOINT
+from conftest import BUCKET, HOST_NAME, S3_ENDPOINT
 
 ENGINE_CONFIG = "/etc/mongodb-backup/backup.json"
 
@@ -73,7 +73,7 @@ def test_module_ad_hoc_takes_a_backup(s3):
         check=False,
         cwd=os.environ["MOLECULE_PROJECT_DIRECTORY"],
     )
-    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["tasky-test-mongodb1"]
+    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"][HOST_NAME]
     assert result["changed"] is True and result["status"] == "success", result
     head = s3.head_object(Bucket=BUCKET, Key=result["key"])
     assert head["Metadata"]["sha256"] == result["sha256"]
