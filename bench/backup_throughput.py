@@ -8,7 +8,7 @@ half text, so gzip has real work) and upload through a byte-counting TCP proxy t
 
 - seed: mongodump to disk, `tar czf` to disk, then three separate uploads of the same file
   (boto3 upload_file, as `aws s3 cp` does) for the timestamped, daily and latest keys;
-- pipeline: the engine (module_utils/tasky_backup_engine.py) as cron runs it: the tar.gz is
+- pipeline: the engine (module_utils/tasky_backup/) as cron runs it: the tar.gz is
   streamed into one multipart upload, daily and latest are server-side copies.
 
 Each method runs as its own process; wall time, CPU (user+sys) and peak RSS (largest single
@@ -90,9 +90,10 @@ def child_seed(endpoint, work, secret):
 
 
 def child_pipeline(endpoint, work, secret):
-    import tasky_backup_engine as engine
+    from tasky_backup.backup import take_backup
+    from tasky_backup.config import check_config
 
-    config = engine.check_config(
+    config = check_config(
         {
             "bucket": BUCKET,
             "endpoint_url": endpoint,
@@ -106,7 +107,7 @@ def child_pipeline(endpoint, work, secret):
             "state_file": os.path.join(work, "..", "state.json"),
         }
     )
-    result = engine.take_backup(config)
+    result = take_backup(config)
     print(json.dumps({"dump_bytes": result["dump_bytes"], "archive_bytes": result["size"]}))
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Ansible module tasky_backup: a thin layer over module_utils/tasky_backup_engine.py."""
+"""Ansible module tasky_backup: a thin layer over the engine, module_utils/tasky_backup/."""
 
 DOCUMENTATION = r"""
 ---
@@ -146,17 +146,13 @@ try:
 except ImportError:
     HAS_BOTO3 = False
 
-from ansible.module_utils.tasky_backup_engine import (
-    BackupError,
-    Locked,
-    backup_job,
-    list_backups,
-    load_config,
-    resolve_key,
-    restore_backup,
-    setup_logging,
-    verify_backup,
-)
+from ansible.module_utils.tasky_backup.backup import backup_job
+from ansible.module_utils.tasky_backup.config import load_config
+from ansible.module_utils.tasky_backup.errors import BackupError, Locked
+from ansible.module_utils.tasky_backup.logs import setup_logging
+from ansible.module_utils.tasky_backup.restore import restore_backup
+from ansible.module_utils.tasky_backup.store import list_backups, resolve_key
+from ansible.module_utils.tasky_backup.verify import verify_backup
 
 
 def main():

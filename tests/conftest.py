@@ -150,8 +150,8 @@ def write_config(path, config):
 
 def run_engine(*args):
     """The engine as cron runs it: a separate process; returns CompletedProcess."""
-    cmd = [sys.executable, str(ROOT / "module_utils/tasky_backup_engine.py"), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+    cmd = [sys.executable, "-m", "tasky_backup", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300, cwd=ROOT / "module_utils")
 
 
 def keys(s3, bucket, prefix="backups/"):

@@ -118,13 +118,15 @@ def test_oplog_dump_on_replica_set_members(s3, engine_config):
 def test_copies_over_the_copyobject_limit_go_multipart_and_keep_the_metadata(s3, engine_config, monkeypatch):
     """Backups over 5 GiB need multipart server-side copies; threshold and part size are lowered
     here so a 24 MiB dump (about 12 MiB of archive, uploaded in 5 MiB parts) takes that path."""
-    import tasky_backup_engine as engine
+    from tasky_backup import store
+    from tasky_backup.backup import take_backup
+    from tasky_backup.config import load_config
 
     path, config = engine_config
-    monkeypatch.setattr(engine, "COPY_MULTIPART_THRESHOLD", 5 << 20)
-    monkeypatch.setattr(engine, "COPY_PART_SIZE", 8 << 20)
+    monkeypatch.setattr(store, "COPY_MULTIPART_THRESHOLD", 5 << 20)
+    monkeypatch.setattr(store, "COPY_PART_SIZE", 8 << 20)
     monkeypatch.setenv("TASKY_STANDIN_BYTES", str(24 << 20))
-    result = engine.take_backup(engine.load_config(str(path)))
+    result = take_backup(load_config(str(path)))
     bucket = config["bucket"]
     stamped, daily, latest = result["keys"]
     heads = [s3.head_object(Bucket=bucket, Key=k) for k in (stamped, daily, latest)]

@@ -22,14 +22,19 @@ def test_secrets_are_root_only_files(lab_host):
         f = lab_host.file(path)
         assert (f.user, f.group, f.mode) == ("root", "root", 0o600), path
     assert lab_host.file("/etc/mongodb-backup").mode == 0o700
-    for script in ("backup.sh", "status-check.sh", "tasky_backup_engine.py"):
+    for script in ("backup.sh", "status-check.sh", "tasky_backup"):
         assert lab_host.file(f"/opt/mongodb-backup/{script}").mode == 0o700
 
 
-def test_engine_on_the_host_is_the_module_utils_file(lab_host):
-    here = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "module_utils/tasky_backup_engine.py")
-    with open(here, encoding="utf-8") as handle:
-        assert lab_host.file("/opt/mongodb-backup/tasky_backup_engine.py").content_string == handle.read()
+def test_engine_on_the_host_is_the_module_utils_package(lab_host):
+    here = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "module_utils/tasky_backup")
+    sources = sorted(name for name in os.listdir(here) if name.endswith(".py"))
+    installed = lab_host.run("ls /opt/mongodb-backup/tasky_backup/*.py").stdout.split()
+    assert sorted(os.path.basename(path) for path in installed) == sources
+    for name in sources:
+        with open(os.path.join(here, name), encoding="utf-8") as handle:
+            assert lab_host.file(f"/opt/mongodb-backup/tasky_backup/{name}").content_string == handle.read(), name
+    assert not lab_host.file("/opt/mongodb-backup/tasky_backup_engine.py").exists
 
 
 def test_logrotate_accepts_the_config(lab_host):

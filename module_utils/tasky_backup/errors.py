@@ -1,0 +1,31 @@
+"""The engine's errors: each carries a message fit for the log and the operator."""
+
+import functools
+
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the lock; nothing was touched
+
+
+class BackupError(Exception):
+    """A failure with a message fit for the log and the operator."""
+
+
+class Locked(BackupError):
+    """Another backup run holds the lock."""
+
+
+def reported_as(action):
+    """Turns any failure of the decorated call (S3 errors included) into a BackupError."""
+
+    def decorate(func):
+        @functools.wraps(func)
+        def run(*args, **kwargs):
+            try:
+                return func(*args, **kwargs)
+            except BackupError:
+                raise
+            except Exception as exc:
+                raise BackupError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
+
+        return run
+
+    return decorate

@@ -1,0 +1,25 @@
+"""The run log: UTC-timestamped lines in the log file, and on stderr when run by hand."""
+
+import logging
+import sys
+import time
+
+from .clock import TIME_FORMAT
+
+LOG = logging.getLogger("tasky-backup")
+
+
+def setup_logging(config, verbose=False):
+    """UTC-timestamped lines to the log file (and stderr when run by hand)."""
+    LOG.setLevel(logging.INFO)
+    LOG.handlers.clear()
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", TIME_FORMAT)
+    formatter.converter = time.gmtime
+    if config.get("log_file"):
+        file_handler = logging.FileHandler(config["log_file"], encoding="utf-8")
+        file_handler.setFormatter(formatter)
+        LOG.addHandler(file_handler)
+    if verbose:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(formatter)
+        LOG.addHandler(stream)

@@ -1,0 +1,36 @@
+"""CloudWatch metrics of each run, best-effort."""
+
+from .aws import aws_client
+from .logs import LOG
+from .state import backup_age_seconds
+
+
+def publish_metrics(config, result, state):
+    """CloudWatch metrics of a run, best-effort: a metrics failure never fails a backup."""
+    if not config["cloudwatch_namespace"]:
+        return
+    try:
+        success = result.get("status") == "success"
+        dims = [{"Name": "Bucket", "Value": config["bucket"]}]
+        data = [{"MetricName": "BackupSuccess", "Value": 1.0 if success else 0.0, "Unit": "Count"}]
+        data.append({"MetricName": "BackupDuration", "Value": float(result.get("duration_s", 0)), "Unit": "Seconds"})
+        if success:
+            data.append({"MetricName": "BackupSize", "Value": float(result["size"]), "Unit": "Bytes"})
+        age = backup_age_seconds(state)
+        if age is not None:
+            data.append({"MetricName": "LastSuccessAge", "Value": age, "Unit": "Seconds"})
+        for item in data:
+            item["Dimensions"] = dims
+        # Short timeouts and few attempts: metrics must not hold up the backup's exit.
+        cloudwatch = aws_client(
+            config,
+            "cloudwatch",
+            config["cloudwatch_endpoint_url"],
+            retries={"mode": "standard", "max_attempts": 2},
+            connect_timeout=5,
+            read_timeout=10,
+        )
+        cloudwatch.put_metric_data(Namespace=config["cloudwatch_namespace"], MetricData=data)
+        LOG.info("published %d metrics to CloudWatch namespace %s", len(data), config["cloudwatch_namespace"])
+    except Exception as exc:  # noqa: BLE001 - best-effort by design
+        LOG.warning("could not publish CloudWatch metrics: %s", exc)
