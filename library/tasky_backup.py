@@ -34,7 +34,21 @@ options:
     type: str
     default: latest
   drop:
-    description: With O(state=restore), drop each collection before restoring it (C(--drop)).
+    description:
+      - With O(state=restore), drop each collection before restoring it (C(--drop)).
+      - On more than one host at once this needs O(drop_on_many_hosts=true) too.
+    type: bool
+    default: false
+  drop_on_many_hosts:
+    description:
+      - Confirms O(drop=true) when the play runs on more than one host (the action plugin
+        refuses it otherwise, before any host is touched).
+    type: bool
+    default: false
+  allow_other_deployment:
+    description:
+      - With O(state=restore), restore a backup recorded as taken on another deployment
+        (its C(deployment) metadata differs from this host's). Refused otherwise.
     type: bool
     default: false
   restore_user:
@@ -61,8 +75,14 @@ options:
     type: str
 notes:
   - Check mode reports what would be done and changes nothing.
-  - Needs boto3 on the host (the C(mongodb_backup) role installs it).
-  - A backup while another one runs fails at once (the engine's lock); nothing is touched.
+  - Needs boto3 and pymongo on the host; the C(mongodb_backup) role installs them, pinned, in
+    the engine's venv, which the module uses (option C(venv) of the configuration).
+  - A backup while another one runs fails at once (the engine's lock) and is recorded as locked
+    out; nothing else is touched.
+  - On a replica set member that is not the one chosen to back up, a backup is skipped
+    (C(status=skipped), not changed).
+  - A restore first downloads the archive and checks its sha256 against the one recorded at
+    backup time; it fails when mongorestore reports documents it could not restore.
 author:
   - tasky team
 """
@@ -89,6 +109,31 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+status:
+  description: V(success), V(skipped) (not the chosen replica set member), V(failed) or V(locked).
+  returned: state is backup
+  type: str
+reason:
+  description: Why a backup was skipped.
+  returned: state is backup and status is skipped
+  type: str
+databases:
+  description: The databases in the archive (never admin, config or local).
+  returned: state is backup and status is success
+  type: list
+  elements: str
+host:
+  description: The host that took the backup (also in the object metadata).
+  returned: state is backup
+  type: str
+users_key:
+  description: Key of the private archive of users and roles, when C(users_prefix) is configured.
+  returned: state is backup and users_prefix is set
+  type: str
+documents:
+  description: Documents mongorestore restored.
+  returned: state is restore
+  type: int
 key:
   description: Key of the timestamped backup (backup), or of the backup verified or restored.
   returned: state is backup, verify or restore
@@ -138,21 +183,25 @@ collections:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    import boto3  # noqa: F401 - the engine imports it lazily; fail early with a clear message
-
-    HAS_BOTO3 = True
-except ImportError:
-    HAS_BOTO3 = False
-
-from ansible.module_utils.tasky_backup.backup import backup_job
 from ansible.module_utils.tasky_backup.config import load_config
 from ansible.module_utils.tasky_backup.errors import BackupError, Locked
+from ansible.module_utils.tasky_backup.job import backup_job
 from ansible.module_utils.tasky_backup.logs import setup_logging
 from ansible.module_utils.tasky_backup.restore import restore_backup
 from ansible.module_utils.tasky_backup.store import list_backups, resolve_key
+from ansible.module_utils.tasky_backup.venv import use_engine_venv
 from ansible.module_utils.tasky_backup.verify import verify_backup
+
+
+def missing_libraries():
+    """The engine's libraries this Python cannot import (after adding the engine's venv)."""
+    missing = []
+    for name in ("boto3", "pymongo"):
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    return missing
 
 
 def main():
@@ -162,6 +211,8 @@ def main():
             "config": {"type": "path", "default": "/etc/mongodb-backup/backup.json"},
             "key": {"type": "str", "default": "latest"},
             "drop": {"type": "bool", "default": False},
+            "drop_on_many_hosts": {"type": "bool", "default": False},
+            "allow_other_deployment": {"type": "bool", "default": False},
             "restore_user": {"type": "str"},
             "restore_config": {"type": "path"},
             "bucket": {"type": "str"},
@@ -171,26 +222,28 @@ def main():
         },
         supports_check_mode=True,
     )
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"))
     params = module.params
     overrides = {k: params[k] for k in ("bucket", "prefix", "endpoint_url", "region")}
     try:
         config = load_config(params["config"], overrides)
     except BackupError as exc:
         module.fail_json(msg=str(exc))
+    use_engine_venv(config)
+    missing = missing_libraries()
+    if missing:
+        module.fail_json(msg=missing_required_lib(" and ".join(missing), reason="for the backup engine"))
 
     state = params["state"]
     if module.check_mode and state in ("backup", "restore"):
         target = resolve_key(config, params["key"]) if state == "restore" else f"{config['prefix']}mongodb-backup-*"
         module.exit_json(changed=True, msg=f"would {state} s3://{config['bucket']}/{target}")
-    setup_logging(config)
     try:
+        setup_logging(config)
         if state == "backup":
             result = backup_job(config)
-            if result["status"] != "success":
-                module.fail_json(msg=f"backup failed: {result.get('error')}", **result)
-            module.exit_json(changed=True, **result)
+            if result["status"] not in ("success", "skipped"):
+                module.fail_json(msg=f"backup {result['status']}: {result.get('error')}", **result)
+            module.exit_json(changed=result["status"] == "success", **result)
         if state == "list":
             module.exit_json(changed=False, backups=list_backups(config))
         if state == "verify":
@@ -204,6 +257,7 @@ def main():
             params["drop"],
             restore_config=params["restore_config"],
             restore_user=params["restore_user"],
+            allow_other_deployment=params["allow_other_deployment"],
         )
         module.exit_json(changed=True, **result)
     except Locked as exc:

@@ -36,12 +36,19 @@ class ParallelGzipWriter(ChunkingWriter):
         self.pool.shutdown()
 
 
-def stream_archive(config, dump_dir, writer):
-    """tar.gz of dump_dir (arcname: its basename) written straight into the S3 writer."""
+def stream_archive(config, dump_dir, writer, leave_out=()):
+    """tar.gz of dump_dir (arcname: its basename) written straight into the S3 writer, without
+    the top-level folders named in leave_out (databases that must not be published)."""
+    top = os.path.basename(dump_dir)
+    skipped = {f"{top}/{name}" for name in leave_out}
+
+    def keep(member):  # a folder left out is not descended into
+        return None if member.name in skipped else member
+
     gz = ParallelGzipWriter(writer, config["compress_level"], config["compress_threads"])
     try:
         with tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            tar.add(dump_dir, arcname=os.path.basename(dump_dir))
+            tar.add(dump_dir, arcname=top, filter=keep)
         gz.close()
     finally:
         gz.pool.shutdown(cancel_futures=True)

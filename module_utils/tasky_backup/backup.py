@@ -1,28 +1,47 @@
-"""One backup run: lock, dump, stream, verify, copy; the job around it writes state, metrics and
-the SUMMARY line."""
+"""One backup run: lock, clear leftovers, ask the server, dump, stream, verify, copy."""
 
-import json
 import os
 import shutil
+import socket
 import tempfile
 import time
 
 from .archive import stream_archive
 from .aws import s3_client
 from .clock import utc_now, utc_now_text
-from .dump import dump_summary, run_mongodump
-from .errors import EXIT_LOCKED, BackupError, Locked
+from .config import PRIVATE_DATABASES
+from .dump import check_free_space, dump_summary, run_mongodump
+from .errors import BackupError
+from .files import private_dir
 from .lock import Lock
 from .logs import LOG
-from .metrics import publish_metrics
-from .state import write_state
-from .store import MultipartWriter, names_for, public_url, record_checksum, server_side_copy, verify_upload
+from .mongo import connect, data_bytes, databases_to_dump, member_decision
+from .store import names_for, public_url, record_checksum, server_side_copy, set_retention
+from .upload import MultipartWriter, part_size_for, verify_upload
+
+SCRATCH_PREFIXES = ("run-", "restore-")
 
 
 def take_backup(config, now=None, client=None):
     """One whole backup run under the lock; returns the result dict, raises BackupError."""
     with Lock(config["lock_file"]):
+        remove_leftovers(config["work_dir"])
         return _take_backup(config, now or utc_now(), client)
+
+
+def remove_leftovers(work_dir):
+    """Removes the scratch directories of earlier runs that were killed (SIGKILL, a reboot):
+    holding the lock proves none of them is running."""
+    private_dir(work_dir)
+    for name in sorted(os.listdir(work_dir)):
+        path = os.path.join(work_dir, name)
+        if not name.startswith(SCRATCH_PREFIXES):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+        LOG.warning("removed %s, left by an earlier run that did not finish", path)
 
 
 def _take_backup(config, now, client):
@@ -30,90 +49,103 @@ def _take_backup(config, now, client):
     names = names_for(now)
     prefix, bucket = config["prefix"], config["bucket"]
     key = f"{prefix}{names['name']}.tar.gz"
-    LOG.info("backup %s started", names["name"])
+    host = socket.gethostname()
+    LOG.info("backup %s started on %s", names["name"], host)
     client = client or s3_client(config)
     try:
         client.head_bucket(Bucket=bucket)
     except Exception as exc:  # noqa: BLE001 - any failure here means: do not start
         raise BackupError(f"S3 bucket {bucket} is not reachable: {exc}") from None
-    os.makedirs(config["work_dir"], mode=0o700, exist_ok=True)
+    with connect(config) as mongo:
+        chosen, reason = member_decision(mongo)
+        if not chosen:
+            LOG.info("skipped: %s", reason)
+            return {"status": "skipped", "reason": reason, "host": host, "finished_at": utc_now_text()}
+        databases = databases_to_dump(config, mongo)
+        if not databases and not config["oplog"]:
+            raise BackupError("there is no database to back up (databases is empty and the server has none)")
+        check_free_space(config, data_bytes(mongo, databases))
     scratch = tempfile.mkdtemp(prefix="run-", dir=config["work_dir"])
-    writer = None
     try:
         dump_dir = os.path.join(scratch, names["name"])
-        run_mongodump(config, dump_dir)
+        run_mongodump(config, dump_dir, databases)
         files, dump_bytes = dump_summary(dump_dir)
         if files == 0:
             raise BackupError("mongodump wrote nothing")
         LOG.info("dump done: %d files, %d bytes", files, dump_bytes)
-        metadata = {"tasky-backup": names["name"], "dump-bytes": str(dump_bytes)}
-        writer = MultipartWriter(client, bucket, key, config["part_size_mib"] << 20, config["upload_threads"], metadata)
-        stream_archive(config, dump_dir, writer)
-        writer.complete()
-        sha256, size = writer.sha256.hexdigest(), writer.size
-        LOG.info("uploaded s3://%s/%s: %d bytes in %d parts, sha256 %s", bucket, key, size, len(writer.parts), sha256)
-        verify_upload(client, bucket, key, size, writer.expected_etag())
-        writer = None  # complete and verified: nothing left to abort
-        metadata.update(sha256=sha256, size=str(size))
-        record_checksum(client, bucket, key, metadata)
-        for alias in (names["daily"], names["latest"]):
-            server_side_copy(client, bucket, {"Bucket": bucket, "Key": key}, f"{prefix}{alias}", metadata)
-            LOG.info("copied to s3://%s/%s%s", bucket, prefix, alias)
-    except BaseException as exc:
-        if writer is not None:
-            writer.abort()
-        if isinstance(exc, BackupError):
-            raise
-        if isinstance(exc, Exception):
-            raise BackupError(f"{type(exc).__name__}: {exc}") from exc
-        raise
+        metadata = {
+            "tasky-backup": names["name"],
+            "dump-bytes": str(dump_bytes),
+            "deployment": config["deployment"] or host,
+            "host": host,
+        }
+        sha256, size = upload_archive(config, client, key, dump_dir, dump_bytes, metadata)
+        publish(config, client, key, names, metadata)
+        users_key = upload_users(config, client, names, dump_dir, scratch, metadata) if config["users_prefix"] else None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return {
+    result = {
         "status": "success",
         "name": names["name"],
         "key": key,
         "keys": [key, f"{prefix}{names['daily']}", f"{prefix}{names['latest']}"],
         "urls": [public_url(config, k) for k in (key, f"{prefix}{names['latest']}")],
         "bucket": bucket,
+        "databases": databases,
         "size": size,
         "sha256": sha256,
         "dump_bytes": dump_bytes,
+        "host": host,
         "duration_s": round(time.monotonic() - started, 3),
         "finished_at": utc_now_text(),
     }
-
-
-def backup_job(config):
-    """A backup with state file, metrics and summary line; returns the result, failed or not.
-
-    Raises Locked (and touches nothing) when another run holds the lock.
-    """
-    started = time.monotonic()
-    try:
-        result = take_backup(config)
-    except Locked:
-        raise
-    except BackupError as exc:
-        LOG.error("backup failed: %s", exc)
-        result = {
-            "status": "failed",
-            "error": str(exc),
-            "duration_s": round(time.monotonic() - started, 3),
-            "finished_at": utc_now_text(),
-        }
-    publish_metrics(config, result, write_state(config, result))
-    LOG.info("SUMMARY %s", json.dumps(result, sort_keys=True))
+    if users_key:
+        result["users_key"] = users_key
     return result
 
 
-def run_backup_job(config):
-    """What cron runs (through backup.sh): exit status 0 success, 1 failure, 75 locked."""
+def upload_archive(config, client, key, dump_dir, dump_bytes, metadata, leave_out=PRIVATE_DATABASES):
+    """Streams the tar.gz of dump_dir into one verified, tagged object with its sha256 and size
+    in the metadata; returns (sha256, size). A failure aborts the upload."""
+    bucket, patience = config["bucket"], config["s3_patience_s"]
+    part_size = part_size_for(dump_bytes, config["part_size_mib"])
+    writer = MultipartWriter(client, bucket, key, part_size, config["upload_threads"], metadata, patience)
     try:
-        result = backup_job(config)
-    except Locked as exc:
-        LOG.warning("%s", exc)
-        print(f"SUMMARY {json.dumps({'status': 'locked', 'error': str(exc)})}")
-        return EXIT_LOCKED
-    print(f"SUMMARY {json.dumps(result, sort_keys=True)}")
-    return 0 if result["status"] == "success" else 1
+        stream_archive(config, dump_dir, writer, leave_out)
+        version = writer.complete()
+        sha256, size = writer.sha256.hexdigest(), writer.size
+        LOG.info("uploaded s3://%s/%s: %d bytes in %d parts, sha256 %s", bucket, key, size, len(writer.parts), sha256)
+        verify_upload(client, bucket, key, writer, version)
+    except BaseException:
+        writer.abort()
+        raise
+    metadata.update(sha256=sha256, size=str(size))
+    version = record_checksum(client, bucket, key, version, metadata, patience)
+    set_retention(client, bucket, key, version, True, patience)
+    return sha256, size
+
+
+def publish(config, client, key, names, metadata):
+    """daily-YYYY-MM-DD (expires with the lifecycle) and latest (never expires) by server-side
+    copy of the verified object: one upload per backup."""
+    bucket, prefix, patience = config["bucket"], config["prefix"], config["s3_patience_s"]
+    for alias, expires in ((names["daily"], True), (names["latest"], False)):
+        target = f"{prefix}{alias}"
+        version = server_side_copy(client, bucket, {"Bucket": bucket, "Key": key}, target, metadata, patience)
+        set_retention(client, bucket, target, version, expires, patience)
+        LOG.info("copied to s3://%s/%s", bucket, target)
+
+
+def upload_users(config, client, names, dump_dir, scratch, metadata):
+    """Users and roles (the admin database), in a separate archive under the private
+    users_prefix that the public policy does not cover; returns its key."""
+    source = dump_dir
+    if not config["oplog"]:  # with --oplog the whole server, admin included, is in the dump
+        source = os.path.join(scratch, "users", names["name"])
+        run_mongodump(config, source, ["admin"])
+    key = f"{config['users_prefix']}{names['name']}-users.tar.gz"
+    others = [name for name in os.listdir(source) if name != "admin"]
+    _files, dump_bytes = dump_summary(os.path.join(source, "admin"))
+    upload_archive(config, client, key, source, dump_bytes, dict(metadata), leave_out=others)
+    LOG.info("users and roles in s3://%s/%s (private)", config["bucket"], key)
+    return key

@@ -5,9 +5,9 @@ import json
 import os
 import sys
 
-from .backup import run_backup_job
 from .config import DEFAULT_CONFIG, load_config
 from .errors import EXIT_LOCKED, BackupError, Locked
+from .job import run_backup_job
 from .logs import LOG, setup_logging
 from .restore import restore_backup
 from .status import status_report
@@ -23,6 +23,9 @@ def main(argv=None):
     parser.add_argument("--drop", action="store_true", help="restore: drop collections first")
     parser.add_argument("--restore-user", help="restore: MongoDB user allowed to write (default: the backup user)")
     parser.add_argument("--restore-config", help="restore: mongorestore --config file with that user's password")
+    parser.add_argument(
+        "--allow-other-deployment", action="store_true", help="restore: a backup of another deployment too"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
     args = parser.parse_args(argv)
     try:
@@ -31,9 +34,17 @@ def main(argv=None):
         print(f"tasky-backup: {exc}", file=sys.stderr)
         return 2
     os.umask(0o077)
-    setup_logging(config, verbose=args.verbose)
+    try:
+        setup_logging(config, verbose=args.verbose)
+        refused = None
+    except BackupError as exc:  # e.g. a symlink planted at the log file: log to stderr only
+        setup_logging({}, verbose=True)
+        refused = str(exc)
     if args.action == "backup":
-        return run_backup_job(config)
+        return run_backup_job(config, refused)
+    if refused:
+        print(f"tasky-backup: {refused}", file=sys.stderr)
+        return 1
     try:
         if args.action == "list":
             result = list_backups(config)
@@ -41,7 +52,12 @@ def main(argv=None):
             result = verify_backup(config, args.key)
         elif args.action == "restore":
             result = restore_backup(
-                config, args.key, args.drop, restore_config=args.restore_config, restore_user=args.restore_user
+                config,
+                args.key,
+                args.drop,
+                restore_config=args.restore_config,
+                restore_user=args.restore_user,
+                allow_other_deployment=args.allow_other_deployment,
             )
         else:
             result = status_report(config)

@@ -2,10 +2,15 @@
 
 import json
 import os
+import re
 
 from .errors import BackupError
 
 DEFAULT_CONFIG = "/etc/mongodb-backup/backup.json"
+
+# Never in the public archive: admin holds every user's SCRAM credentials (system.users),
+# config and local are the server's own.
+PRIVATE_DATABASES = ("admin", "config", "local")
 
 # Every setting the engine knows, with its default (None: required).
 SETTINGS = {
@@ -24,12 +29,25 @@ SETTINGS = {
     "mongodump_path": "mongodump",
     "mongorestore_path": "mongorestore",
     "oplog": False,
+    # Databases in the public archive; empty: every database but admin, config and local.
+    "databases": [],
+    # A private prefix for a separate archive of users and roles (admin); empty: none is made.
+    "users_prefix": "",
+    # Recorded with each backup; a restore refuses a backup of another deployment unless told.
+    "deployment": "",
     "parallel_collections": 4,
     "work_dir": "/var/lib/mongodb-backup",
-    "lock_file": "/run/lock/mongodb-backup.lock",
+    # In its own root-only directory, not in the world-writable /run/lock.
+    "lock_file": "/run/mongodb-backup/backup.lock",
     "log_file": "/var/log/mongodb-backup.log",
     "state_file": "/var/lib/mongodb-backup/state.json",
     "retries": 5,
+    # How long a run waits out an S3 outage (parts in memory are retried) before it fails.
+    "s3_patience_s": 300,
+    # Time limit of each mongodump and mongorestore.
+    "dump_timeout_s": 6 * 3600,
+    # A dump must leave at least this share of the work directory's file system free.
+    "min_free_percent": 10,
     "part_size_mib": 8,
     "upload_threads": 2,
     "compress_level": 6,
@@ -38,6 +56,9 @@ SETTINGS = {
     "max_age_hours": 26,
     "cloudwatch_namespace": "",
     "cloudwatch_endpoint_url": "",
+    # The engine's own Python environment on the host (pymongo, boto3, pinned); the module
+    # imports them from there. Empty: the running Python has them.
+    "venv": "",
 }
 
 
@@ -80,13 +101,40 @@ def check_config(data, source="config"):
         ("compress_level", 1, 9),
         ("compress_threads", 1, 32),
         ("max_age_hours", 1, 24 * 366),
+        ("s3_patience_s", 0, 3600),
+        ("dump_timeout_s", 60, 7 * 24 * 3600),
+        ("min_free_percent", 0, 90),
     ):
         value = config[key]
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise BackupError(f"{source}: {key} must be an integer from {low} to {high}, got {value!r}")
     if not isinstance(config["oplog"], bool):
         raise BackupError(f"{source}: oplog must be true or false, got {config['oplog']!r}")
+    check_databases(config["databases"], source)
+    users_prefix = config["users_prefix"]
+    if users_prefix and (not FOLDER.match(users_prefix) or users_prefix.startswith(prefix)):
+        raise BackupError(
+            f"{source}: users_prefix '{users_prefix}' must look like 'private/users/' and lie outside "
+            f"the public prefix '{prefix}'"
+        )
     return config
+
+
+FOLDER = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$")
+
+
+def check_databases(databases, source):
+    """A list of MongoDB database names, none of them admin, config or local."""
+    if not isinstance(databases, list) or not all(isinstance(name, str) for name in databases):
+        raise BackupError(f"{source}: databases must be a list of database names, got {databases!r}")
+    for name in databases:
+        if not name or len(name) > 63 or set(name) & set('/\\. "$*<>:|?'):
+            raise BackupError(f"{source}: databases: '{name}' is not a valid MongoDB database name")
+        if name in PRIVATE_DATABASES:
+            raise BackupError(
+                f"{source}: databases: '{name}' is never published (admin holds every user's credentials); "
+                "use users_prefix for users and roles"
+            )
 
 
 def valid_bucket_name(name):

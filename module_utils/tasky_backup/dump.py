@@ -1,35 +1,80 @@
-"""MongoDB's own tools: mongodump into the scratch directory, and what it wrote."""
+"""MongoDB's own tools: mongodump into the scratch directory, mongorestore from one, each under a
+time limit, and the free-space check before a dump."""
 
 import os
+import re
 import subprocess
 
 from .errors import BackupError
 from .logs import LOG
 
 
-def run_mongodump(config, out_dir):
-    cmd = [
-        config["mongodump_path"],
+def connection_args(config, user=None, password_file=None):
+    # The password is in a root-only file (--config), never in argv.
+    return [
         f"--host={config['mongodb_host']}",
         f"--port={config['mongodb_port']}",
-        f"--username={config['mongodb_user']}",
+        f"--username={user or config['mongodb_user']}",
         f"--authenticationDatabase={config['mongodb_auth_db']}",
-        # The password is in this root-only file, never in argv.
-        f"--config={config['mongodump_config']}",
-        f"--out={out_dir}",
-        f"--numParallelCollections={config['parallel_collections']}",
+        f"--config={password_file or config['mongodump_config']}",
     ]
-    if config["oplog"]:
-        cmd.append("--oplog")
-    LOG.info("mongodump of %s:%s as %s", config["mongodb_host"], config["mongodb_port"], config["mongodb_user"])
+
+
+def run_tool(config, name, cmd):
+    """Runs a MongoDB tool under the dump time limit; logs its last lines; returns its stderr."""
+    limit = config["dump_timeout_s"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise BackupError(f"{name} did not finish within {limit} s (dump_timeout_s); it was killed") from None
     except OSError as exc:
-        raise BackupError(f"cannot run {config['mongodump_path']}: {exc}") from None
+        raise BackupError(f"cannot run {cmd[0]}: {exc}") from None
     for line in proc.stderr.splitlines()[-20:]:
-        LOG.info("mongodump: %s", line)
+        LOG.info("%s: %s", name, line)
     if proc.returncode != 0:
-        raise BackupError(f"mongodump failed with exit status {proc.returncode}")
+        raise BackupError(f"{name} failed with exit status {proc.returncode}")
+    return proc.stderr
+
+
+def run_mongodump(config, out_dir, databases):
+    """One mongodump per database into out_dir; with oplog, one dump of the whole server (the
+    oplog needs it; the archive then leaves the private databases out)."""
+    base = [config["mongodump_path"], *connection_args(config), f"--out={out_dir}"]
+    base.append(f"--numParallelCollections={config['parallel_collections']}")
+    where = f"{config['mongodb_host']}:{config['mongodb_port']} as {config['mongodb_user']}"
+    if config["oplog"]:
+        LOG.info("mongodump --oplog of the whole server %s", where)
+        run_tool(config, "mongodump", [*base, "--oplog"])
+        return
+    for database in databases:
+        LOG.info("mongodump of database %s on %s", database, where)
+        run_tool(config, "mongodump", [*base, f"--db={database}"])
+
+
+def run_mongorestore(config, dump_dir, drop=False, restore_user=None, restore_config=None, extra=()):
+    """mongorestore of an unpacked dump, as restore_user (default: the backup user) with the
+    password from restore_config (default: the backup user's file). Fails when mongorestore
+    reports documents it could not restore (it exits 0 on duplicate keys)."""
+    cmd = [config["mongorestore_path"], *connection_args(config, restore_user, restore_config), f"--dir={dump_dir}"]
+    if drop:
+        cmd.append("--drop")
+    if os.path.exists(os.path.join(dump_dir, "oplog.bson")):
+        cmd.append("--oplogReplay")
+    stderr = run_tool(config, "mongorestore", [*cmd, *extra])
+    restored, failed = restore_counts(stderr)
+    if failed:
+        raise BackupError(f"mongorestore could not restore {failed} document(s) ({restored} restored); see the log")
+    return restored
+
+
+def restore_counts(stderr):
+    """(restored, failed) from mongorestore's last line: 'N document(s) restored successfully.
+    M document(s) failed to restore.'"""
+    found = re.findall(r"(\d+) document\(s\) restored successfully\. (\d+) document\(s\) failed to restore", stderr)
+    if not found:
+        return 0, 0
+    restored, failed = found[-1]
+    return int(restored), int(failed)
 
 
 def dump_summary(dump_dir):
@@ -41,24 +86,20 @@ def dump_summary(dump_dir):
     return files, size
 
 
-def run_mongorestore(config, dump_dir, drop=False, restore_user=None, restore_config=None):
-    """mongorestore of an unpacked dump, as restore_user (default: the backup user) with the
-    password from restore_config (default: the backup user's file)."""
-    cmd = [
-        config["mongorestore_path"],
-        f"--host={config['mongodb_host']}",
-        f"--port={config['mongodb_port']}",
-        f"--username={restore_user or config['mongodb_user']}",
-        f"--authenticationDatabase={config['mongodb_auth_db']}",
-        f"--config={restore_config or config['mongodump_config']}",
-        f"--dir={dump_dir}",
-    ]
-    if drop:
-        cmd.append("--drop")
-    if os.path.exists(os.path.join(dump_dir, "oplog.bson")):
-        cmd.append("--oplogReplay")
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    for line in proc.stderr.splitlines()[-20:]:
-        LOG.info("mongorestore: %s", line)
-    if proc.returncode != 0:
-        raise BackupError(f"mongorestore failed with exit status {proc.returncode}")
+def check_free_space(config, needed):
+    """Refuses to start a dump of about `needed` bytes that would leave the work directory's
+    file system with less than min_free_percent free: MongoDB's own data must never run out of
+    disk because of a backup."""
+    fs = os.statvfs(config["work_dir"])
+    total, free = fs.f_blocks * fs.f_frsize, fs.f_bavail * fs.f_frsize
+    keep = total * config["min_free_percent"] / 100
+    if free - needed < keep:
+        raise BackupError(
+            f"not enough free space in {config['work_dir']}: the dump needs about {mib(needed)}, "
+            f"{mib(free)} are free and {config['min_free_percent']}% ({mib(keep)}) must stay free"
+        )
+    LOG.info("free space: %s in %s, the dump needs about %s", mib(free), config["work_dir"], mib(needed))
+
+
+def mib(size):
+    return f"{size / (1 << 20):.1f} MiB"

@@ -1,9 +1,17 @@
-"""One run at a time: an exclusive, non-blocking flock."""
+"""One run at a time: an exclusive, non-blocking flock in a root-only directory.
+
+The lock file lives in its own 0700 directory (/run/mongodb-backup/), not in the world-writable
+/run/lock where any local user could take it first and stop every backup. It records who holds
+it and since when, so a run that finds it held (and status-check.sh) can say so.
+"""
 
 import fcntl
+import json
 import os
 
-from .errors import Locked
+from .clock import utc_now_text
+from .errors import BackupError, Locked
+from .files import open_private, private_dir
 
 
 class Lock:
@@ -11,17 +19,48 @@ class Lock:
 
     def __init__(self, path):
         self.path = path
-        self.handle = None
+        self.fd = None
 
     def __enter__(self):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self.handle = open(self.path, "a+", encoding="utf-8")
         try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            private_dir(os.path.dirname(os.path.abspath(self.path)))
+            self.fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
+        except OSError as exc:
+            raise BackupError(f"cannot open the lock {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self.handle.close()
-            raise Locked(f"another backup is running (lock {self.path} is held); nothing done") from None
+            holder = read_holder(self.fd)
+            os.close(self.fd)
+            since = f" since {holder['since']} (pid {holder['pid']})" if holder else ""
+            raise Locked(f"another backup is running{since}: lock {self.path} is held; nothing done") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, json.dumps({"pid": os.getpid(), "since": utc_now_text()}).encode(), 0)
         return self
 
     def __exit__(self, *exc):
-        self.handle.close()
+        os.close(self.fd)
+
+
+def read_holder(fd):
+    """What the holder wrote: {"pid", "since"}, or None."""
+    try:
+        return json.loads(os.pread(fd, 4096, 0) or b"null")
+    except ValueError:
+        return None
+
+
+def running_since(path):
+    """When the run that holds the lock now started; None when no run holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return None
+    except BlockingIOError:
+        holder = read_holder(fd)
+        return holder["since"] if holder else "unknown"
+    finally:
+        os.close(fd)

@@ -5,6 +5,7 @@ import sys
 import time
 
 from .clock import TIME_FORMAT
+from .files import open_append
 
 LOG = logging.getLogger("tasky-backup")
 
@@ -16,7 +17,8 @@ def setup_logging(config, verbose=False):
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", TIME_FORMAT)
     formatter.converter = time.gmtime
     if config.get("log_file"):
-        file_handler = logging.FileHandler(config["log_file"], encoding="utf-8")
+        # Opened without following a symlink, and only if it is a plain file of this user.
+        file_handler = logging.StreamHandler(open_append(config["log_file"]))
         file_handler.setFormatter(formatter)
         LOG.addHandler(file_handler)
     if verbose:

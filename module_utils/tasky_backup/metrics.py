@@ -1,5 +1,7 @@
 """CloudWatch metrics of each run, best-effort."""
 
+import socket
+
 from .aws import aws_client
 from .logs import LOG
 from .state import backup_age_seconds
@@ -19,8 +21,9 @@ def publish_metrics(config, result, state):
         age = backup_age_seconds(state)
         if age is not None:
             data.append({"MetricName": "LastSuccessAge", "Value": age, "Unit": "Seconds"})
-        for item in data:
-            item["Dimensions"] = dims
+        # Per bucket (what the missing-backup alarm watches) and per bucket and host.
+        host = [*dims, {"Name": "Host", "Value": result.get("host") or socket.gethostname()}]
+        data = [{**item, "Dimensions": d} for d in (dims, host) for item in data]
         # Short timeouts and few attempts: metrics must not hold up the backup's exit.
         cloudwatch = aws_client(
             config,

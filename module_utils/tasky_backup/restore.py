@@ -1,21 +1,28 @@
-"""Restore a backup from S3: download, unpack in a root-only scratch directory, mongorestore."""
+"""Restore a backup from S3. It checks before it writes: the archive is downloaded whole into a
+root-only scratch directory and its sha256 compared with the one recorded at backup time, and a
+backup of another deployment is refused unless asked for; only then does mongorestore run."""
 
+import hashlib
 import os
 import shutil
+import socket
 import tempfile
 
 from .archive import unpack
 from .aws import s3_client
 from .dump import run_mongorestore
 from .errors import BackupError, reported_as
+from .files import private_dir
 from .lock import Lock
 from .logs import LOG
 from .store import resolve_key
 
 
 @reported_as("restore")
-def restore_backup(config, key=None, drop=False, client=None, restore_config=None, restore_user=None):
-    """Downloads a backup, unpacks it and runs mongorestore on it.
+def restore_backup(
+    config, key=None, drop=False, client=None, restore_config=None, restore_user=None, allow_other_deployment=False
+):
+    """Downloads a backup, checks it, unpacks it and runs mongorestore on it.
 
     The backup user's `backup` role cannot write: a real restore passes a user allowed to
     (restore_user) and a mongorestore --config file with its password (restore_config).
@@ -23,16 +30,53 @@ def restore_backup(config, key=None, drop=False, client=None, restore_config=Non
     client = client or s3_client(config)
     key = resolve_key(config, key)
     with Lock(config["lock_file"]):
-        os.makedirs(config["work_dir"], mode=0o700, exist_ok=True)
-        scratch = tempfile.mkdtemp(prefix="restore-", dir=config["work_dir"])
+        scratch = tempfile.mkdtemp(prefix="restore-", dir=private_dir(config["work_dir"]))
         try:
-            body = client.get_object(Bucket=config["bucket"], Key=key)["Body"]
-            unpack(body, key, scratch)
-            tops = os.listdir(scratch)
+            archive = os.path.join(scratch, "archive.tar.gz")
+            meta = download_checked(client, config["bucket"], key, archive)
+            check_deployment(config, key, meta, allow_other_deployment)
+            with open(archive, "rb") as stream:
+                unpack(stream, key, os.path.join(scratch, "dump"))
+            tops = os.listdir(os.path.join(scratch, "dump"))
             if len(tops) != 1:
                 raise BackupError(f"{key} should unpack to one mongodb-backup-* folder, found {tops}")
             LOG.info("restoring %s with mongorestore%s", key, " --drop" if drop else "")
-            run_mongorestore(config, os.path.join(scratch, tops[0]), drop, restore_user, restore_config)
+            restored = run_mongorestore(
+                config, os.path.join(scratch, "dump", tops[0]), drop, restore_user, restore_config
+            )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    return {"key": key, "restored": True, "drop": drop}
+    LOG.info("restored %s: %d documents", key, restored)
+    return {"key": key, "restored": True, "drop": drop, "documents": restored, "sha256": meta["sha256"]}
+
+
+def download_checked(client, bucket, key, path):
+    """Downloads key to path and checks it against the sha256 and size in its metadata; returns
+    the metadata."""
+    obj = client.get_object(Bucket=bucket, Key=key)
+    meta = obj.get("Metadata", {})
+    if not meta.get("sha256"):
+        raise BackupError(f"{key} has no sha256 in its metadata: it was not written by a finished backup")
+    digest, size = hashlib.sha256(), 0
+    with open(path, "wb") as out:
+        for chunk in iter(lambda: obj["Body"].read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != meta["sha256"] or size != int(meta.get("size", size)):
+        raise BackupError(
+            f"{key} is damaged: sha256 {digest.hexdigest()} and size {size} differ from the recorded "
+            f"{meta['sha256']} and {meta.get('size')}; nothing was restored"
+        )
+    LOG.info("downloaded %s: %d bytes, sha256 matches the one recorded at backup time", key, size)
+    return meta
+
+
+def check_deployment(config, key, meta, allowed):
+    here = config["deployment"] or socket.gethostname()
+    there = meta.get("deployment")
+    if there and there != here and not allowed:
+        raise BackupError(
+            f"{key} is a backup of deployment '{there}' (host {meta.get('host', '?')}), not of '{here}'; "
+            "nothing was restored (allow_other_deployment restores it anyway)"
+        )

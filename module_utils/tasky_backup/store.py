@@ -1,16 +1,12 @@
-"""The S3 side of a backup: key names, the streaming multipart upload, its verification,
-server-side copies, listing."""
+"""The S3 side of a backup once uploaded: key names, public URLs, server-side copies, the
+retention tag, the checksum metadata, listing."""
 
-import hashlib
-import queue
-import threading
-import time
+import functools
 
 from .aws import s3_client
-from .chunking import ChunkingWriter
 from .clock import TIME_FORMAT
-from .errors import BackupError, reported_as
-from .logs import LOG
+from .errors import reported_as
+from .retry import patiently
 
 
 def names_for(now):
@@ -32,138 +28,71 @@ def public_url(config, key):
     return f"{base.rstrip('/')}/{key}"
 
 
-class MultipartWriter(ChunkingWriter):
-    """A write-only file object that streams into an S3 multipart upload.
-
-    Parts are uploaded by worker threads while the caller keeps compressing; at most
-    `threads + 1` parts are in memory at once. Keeps the sha256 and size of everything written
-    and the MD5 of each part, from which S3's multipart ETag can be checked.
-    """
-
-    def __init__(self, client, bucket, key, part_size, threads, metadata):
-        super().__init__(part_size)
-        self.client, self.bucket, self.key = client, bucket, key
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-        self.parts = {}
-        self.part_md5s = {}
-        self.next_part = 1
-        self.error = None
-        self.upload_id = client.create_multipart_upload(
-            Bucket=bucket, Key=key, ContentType="application/gzip", Metadata=metadata
-        )["UploadId"]
-        self.queue = queue.Queue(maxsize=threads)
-        self.workers = [threading.Thread(target=self._work, daemon=True) for _ in range(threads)]
-        for worker in self.workers:
-            worker.start()
-
-    def _work(self):
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            number, body = item
-            try:
-                if self.error is None:
-                    etag = self.client.upload_part(
-                        Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
-                    )["ETag"]
-                    self.parts[number] = etag
-            except Exception as exc:  # noqa: BLE001 - reported to the writer thread
-                self.error = exc
-
-    def write(self, data):
-        if self.error is not None:
-            raise BackupError(f"upload of part failed: {self.error}")
-        self.sha256.update(data)
-        self.size += len(data)
-        return super().write(data)
-
-    def _chunk(self, body):
-        self.part_md5s[self.next_part] = hashlib.md5(body, usedforsecurity=False).digest()
-        self.queue.put((self.next_part, body))
-        self.next_part += 1
-
-    def _join(self):
-        for _ in self.workers:
-            self.queue.put(None)
-        for worker in self.workers:
-            worker.join()
-
-    def complete(self):
-        if self.buffer or self.next_part == 1:
-            self._chunk(self._rest())
-        self._join()
-        if self.error is not None:
-            raise BackupError(f"upload of part failed: {self.error}")
-        parts = [{"PartNumber": n, "ETag": self.parts[n]} for n in sorted(self.parts)]
-        self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
-        )
-
-    def abort(self, patience_s=60):
-        """Aborts the upload, retrying through a short outage; past that the lifecycle rule
-        (abort incomplete multipart uploads after a day) removes it."""
-        self.error = self.error or BackupError("aborted")
-        self._join()
-        deadline = time.monotonic() + patience_s
-        while True:
-            try:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
-                LOG.info("aborted the multipart upload of s3://%s/%s", self.bucket, self.key)
-                return
-            except Exception as exc:  # noqa: BLE001 - retried, then left to the lifecycle rule
-                if time.monotonic() > deadline:
-                    LOG.error("could not abort the multipart upload (the lifecycle removes it in a day): %s", exc)
-                    return
-                time.sleep(1)
-
-    def expected_etag(self):
-        digests = b"".join(self.part_md5s[n] for n in sorted(self.part_md5s))
-        return f'"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(self.part_md5s)}"'
-
-
-def verify_upload(client, bucket, key, size, expected_etag):
-    head = client.head_object(Bucket=bucket, Key=key)
-    if head["ContentLength"] != size:
-        raise BackupError(f"uploaded object has {head['ContentLength']} bytes, expected {size}")
-    if head["ETag"] != expected_etag:
-        raise BackupError(f"uploaded object's ETag {head['ETag']} does not match the parts sent ({expected_etag})")
-    LOG.info("verified s3://%s/%s: size and multipart ETag match", bucket, key)
-
-
 # CopyObject copies at most 5 GiB; boto3's managed copy switches to a multipart copy
 # (UploadPartCopy, still server-side) from this size on.
 COPY_MULTIPART_THRESHOLD = 5 << 30
 COPY_PART_SIZE = 512 << 20
 
 
-def server_side_copy(client, bucket, source, key, metadata):
-    """Copies inside S3 (no bytes through this host), setting the backup's metadata."""
+# Objects with this tag expire by the bucket's lifecycle (30 days); latest.tar.gz never has it,
+# so it keeps its current version whatever happens, even when backups stop for a month.
+EXPIRE_TAG = {"Key": "tasky-retention", "Value": "expire"}
+
+
+def server_side_copy(client, bucket, source, key, metadata, patience_s):
+    """Copies inside S3 (no bytes through this host), setting the backup's metadata; returns
+    the new object's version id."""
     from boto3.s3.transfer import TransferConfig
 
-    client.copy(
-        source,
-        bucket,
-        key,
-        ExtraArgs={"Metadata": metadata, "MetadataDirective": "REPLACE", "ContentType": "application/gzip"},
-        Config=TransferConfig(multipart_threshold=COPY_MULTIPART_THRESHOLD, multipart_chunksize=COPY_PART_SIZE),
+    patiently(
+        f"the copy to {key}",
+        lambda: client.copy(
+            source,
+            bucket,
+            key,
+            ExtraArgs={"Metadata": metadata, "MetadataDirective": "REPLACE", "ContentType": "application/gzip"},
+            Config=TransferConfig(multipart_threshold=COPY_MULTIPART_THRESHOLD, multipart_chunksize=COPY_PART_SIZE),
+        ),
+        patience_s,
     )
+    return current_version(client, bucket, key, patience_s)
 
 
-def record_checksum(client, bucket, key, metadata):
-    """Puts sha256 and size into the object's metadata (known only once the upload ended).
+def current_version(client, bucket, key, patience_s):
+    head = patiently(f"a look at {key}", lambda: client.head_object(Bucket=bucket, Key=key), patience_s)
+    version = head.get("VersionId")
+    return version if version and version != "null" else None
+
+
+def set_retention(client, bucket, key, version_id, expires, patience_s):
+    """Tags (expires) or untags one version explicitly, whatever a copy or upload carried over:
+    some S3 servers ignore the tags sent with multipart uploads and copies."""
+    version = {"VersionId": version_id} if version_id else {}
+    if expires:
+        call = functools.partial(client.put_object_tagging, Tagging={"TagSet": [EXPIRE_TAG]})
+    else:
+        call = client.delete_object_tagging
+    patiently(f"the retention tag of {key}", lambda: call(Bucket=bucket, Key=key, **version), patience_s)
+
+
+def record_checksum(client, bucket, key, version_id, metadata, patience_s):
+    """Puts sha256 and size into the object's metadata (known only once the upload ended);
+    returns the id of the version that holds them.
 
     A server-side copy onto itself replaces the metadata; the version it replaced is removed so
     a versioned bucket keeps one version of each timestamped backup.
     """
-    original = client.head_object(Bucket=bucket, Key=key).get("VersionId")
     source = {"Bucket": bucket, "Key": key}
-    if original and original != "null":
-        source["VersionId"] = original
-    server_side_copy(client, bucket, source, key, metadata)
-    if original and original != "null":
-        client.delete_object(Bucket=bucket, Key=key, VersionId=original)
+    if version_id:
+        source["VersionId"] = version_id
+    new_version = server_side_copy(client, bucket, source, key, metadata, patience_s)
+    if version_id:
+        patiently(
+            f"the removal of the version without checksum of {key}",
+            lambda: client.delete_object(Bucket=bucket, Key=key, VersionId=version_id),
+            patience_s,
+        )
+    return new_version
 
 
 @reported_as("list")

@@ -1,0 +1,87 @@
+"""Questions the engine asks the MongoDB server before a dump (pymongo, as the backup user):
+which databases there are, how big they are, and whether this member should back up."""
+
+import json
+import os
+
+from .config import PRIVATE_DATABASES
+from .errors import BackupError
+from .files import read_text
+
+
+def credentials_password(path):
+    """The password in the mongodump --config file (YAML `password: ...`; the role writes it
+    JSON-quoted). The file must be readable by its owner only: it holds a secret."""
+    text = read_text(path)
+    if text is None:
+        raise BackupError(f"the credentials file {path} does not exist")
+    if os.stat(path).st_mode & 0o077:
+        raise BackupError(f"the credentials file {path} can be read by others; make it 0600")
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip() == "password":
+            return yaml_scalar(value.strip())
+    raise BackupError(f"the credentials file {path} has no password line")
+
+
+def yaml_scalar(value):
+    if value[:1] == '"':
+        return json.loads(value)
+    if value[:1] == "'":
+        return value[1:-1].replace("''", "'")
+    return value
+
+
+def connect(config, user=None, password=None):
+    """A pymongo client of the configured server, as the backup user unless told otherwise."""
+    try:
+        import pymongo
+    except ImportError:
+        raise BackupError("pymongo is not installed (the mongodb_backup role installs it)") from None
+    return pymongo.MongoClient(
+        host=config["mongodb_host"],
+        port=config["mongodb_port"],
+        username=user or config["mongodb_user"],
+        password=password if password is not None else credentials_password(config["mongodump_config"]),
+        authSource=config["mongodb_auth_db"],
+        directConnection=True,
+        serverSelectionTimeoutMS=15000,
+        connectTimeoutMS=15000,
+        socketTimeoutMS=600000,
+    )
+
+
+def databases_to_dump(config, client):
+    """The configured databases, or every database but admin, config and local."""
+    if config["databases"]:
+        return list(config["databases"])
+    names = client.list_database_names()
+    return sorted(name for name in names if name not in PRIVATE_DATABASES)
+
+
+def data_bytes(client, databases):
+    """What a dump of these databases writes, about: the sum of their dbStats dataSize."""
+    return sum(int(client[name].command("dbStats").get("dataSize", 0)) for name in databases)
+
+
+def choose_member(hello, status):
+    """Which replica set member backs up: a healthy secondary when there is one (the first by
+    name, so every member agrees without talking), else the primary. Returns its host:port."""
+    members = status.get("members", [])
+    secondaries = sorted(m["name"] for m in members if m.get("health") == 1 and m.get("stateStr") == "SECONDARY")
+    if secondaries:
+        return secondaries[0]
+    primaries = [m["name"] for m in members if m.get("stateStr") == "PRIMARY"]
+    return primaries[0] if primaries else hello.get("primary", "")
+
+
+def member_decision(client):
+    """(back_up, reason): standalone servers always back up; of a replica set, one member."""
+    hello = client.admin.command("hello")
+    if not hello.get("setName"):
+        return True, "standalone server"
+    chosen = choose_member(hello, client.admin.command("replSetGetStatus"))
+    me = hello.get("me", "")
+    if me == chosen:
+        return True, f"chosen member {me} of replica set {hello['setName']}"
+    return False, f"not the chosen member: {chosen} backs up replica set {hello['setName']}, this is {me}"
