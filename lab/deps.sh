@@ -5,7 +5,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/lab/common.sh"
 
-DEB_PACKAGES=(podman runc debootstrap ceph-mon ceph-osd radosgw ceph-common uuid-runtime curl)
+# chromium: the browser test of the catalogue page (headless; Debian's package, never a downloaded browser).
+DEB_PACKAGES=(podman runc debootstrap ceph-mon ceph-osd radosgw ceph-common uuid-runtime curl chromium)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

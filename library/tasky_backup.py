@@ -4,7 +4,7 @@
 DOCUMENTATION = r"""
 ---
 module: tasky_backup
-short_description: Take, list, verify or restore MongoDB backups in S3
+short_description: Take, list, catalogue, verify or restore MongoDB backups in S3
 description:
   - Runs the tasky backup engine on a MongoDB host, the same code that the nightly cron job
     runs (C(/opt/mongodb-backup/backup.sh)).
@@ -16,13 +16,22 @@ description:
     C(backups/mongodb-backup-YYYYMMDD-HHMMSS.tar.gz), verifies it, records its sha256 and size
     in the object metadata, then makes C(backups/daily-YYYY-MM-DD.tar.gz) and
     C(backups/latest.tar.gz) by server-side copy.
+  - After each successful backup it writes the team's catalogue next to the backups,
+    C(backups/index.html) and C(backups/index.json), rebuilt from the bucket's listing, and a
+    sidecar C(<backup key>.json) with what the dump held (databases, collections, document
+    counts, index names, tool version, host). A failure to write them never fails the backup.
 options:
   state:
     description:
-      - V(backup) takes a backup; V(list) lists the backups; V(verify) downloads one and checks
-        its checksum and archive; V(restore) restores one with C(mongorestore).
+      - V(backup) takes a backup.
+      - V(list) lists the backups and their aliases (C(latest.tar.gz), C(daily-*.tar.gz)), each
+        with its sha256; nothing else under the prefix.
+      - V(catalogue) rebuilds C(index.html) and C(index.json) under the prefix from the bucket's
+        listing.
+      - V(verify) downloads one and checks its checksum and archive.
+      - V(restore) restores one with C(mongorestore).
     type: str
-    choices: [backup, list, verify, restore]
+    choices: [backup, list, catalogue, verify, restore]
     default: backup
   config:
     description: Path of the host's backup configuration (JSON, root-only).
@@ -91,6 +100,7 @@ EXAMPLES = r"""
 # Ad hoc, with the host's configuration:
 #   ansible mongodb -b -m tasky_backup
 #   ansible mongodb -b -m tasky_backup -a state=list
+#   ansible mongodb -b -m tasky_backup -a state=catalogue
 #   ansible mongodb -b -m tasky_backup -a "state=restore drop=true restore_user=admin restore_config=/root/restore.yaml"
 
 - name: Take a backup before the upgrade
@@ -106,6 +116,10 @@ EXAMPLES = r"""
   tasky_backup:
     state: list
   register: backups
+
+- name: Rebuild the catalogue page (backups/index.html)
+  tasky_backup:
+    state: catalogue
 """
 
 RETURN = r"""
@@ -140,8 +154,10 @@ key:
   type: str
   sample: backups/mongodb-backup-20261125-020000.tar.gz
 keys:
-  description: The three keys written by a backup (timestamped, daily, latest).
-  returned: state is backup
+  description:
+    - The three keys written by a backup (timestamped, daily, latest).
+    - With O(state=catalogue), the two keys of the catalogue (C(index.json), C(index.html)).
+  returned: state is backup or catalogue
   type: list
   elements: str
 urls:
@@ -162,10 +178,76 @@ duration_s:
   returned: state is backup
   type: float
 backups:
-  description: Every object under the prefix, with key, size, last_modified and url.
+  description:
+    - The backups, newest first, then their aliases (latest first, then daily newest first).
+    - Only these; the catalogue, the sidecars and anything else under the prefix are left out.
   returned: state is list
   type: list
   elements: dict
+  contains:
+    key:
+      description: Object key.
+      type: str
+      sample: backups/mongodb-backup-20261125-020000.tar.gz
+    name:
+      description: File name under the prefix.
+      type: str
+    kind:
+      description: V(backup) or V(alias).
+      type: str
+    sha256:
+      description: sha256 of the archive, from the object's metadata.
+      type: str
+    size:
+      description: Size in bytes.
+      type: int
+    last_modified:
+      description: When the object was written (UTC).
+      type: str
+    url:
+      description: Public URL.
+      type: str
+    host:
+      description: Host that took the backup (object metadata).
+      type: str
+    created:
+      description: When the backup's run started (UTC, from its name).
+      type: str
+      returned: for a backup
+    copies:
+      description: Key of the backup an alias is a copy of.
+      type: str
+      returned: for an alias
+catalogue:
+  description: Public URL of the catalogue page (C(index.html)) written after the backup.
+  returned: state is backup, status is success and the catalogue was written
+  type: str
+catalogue_error:
+  description: Why the catalogue or the backup's sidecar could not be written (the backup is good all the same).
+  returned: state is backup and the catalogue was not written
+  type: str
+url:
+  description: Public URL of the catalogue page.
+  returned: state is catalogue
+  type: str
+  sample: https://tasky-backups.s3.us-east-1.amazonaws.com/backups/index.html
+index_json:
+  description: Public URL of the catalogue as JSON.
+  returned: state is catalogue
+  type: str
+newest:
+  description: Key of the newest backup in the catalogue, if any.
+  returned: state is catalogue
+  type: str
+counts:
+  description: How many backups and aliases the catalogue lists (keys C(backups), C(aliases)).
+  returned: state is catalogue
+  type: dict
+  sample: {"backups": 30, "aliases": 31}
+generated_at:
+  description: When the catalogue was written (UTC).
+  returned: state is catalogue
+  type: str
 valid:
   description: Whether the checksum, size and archive listing are right.
   returned: state is verify
@@ -183,6 +265,7 @@ collections:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.tasky_backup.catalogue import write_catalogue
 from ansible.module_utils.tasky_backup.config import load_config
 from ansible.module_utils.tasky_backup.errors import BackupError, Locked
 from ansible.module_utils.tasky_backup.job import backup_job
@@ -207,7 +290,11 @@ def missing_libraries():
 def main():
     module = AnsibleModule(
         argument_spec={
-            "state": {"type": "str", "choices": ["backup", "list", "verify", "restore"], "default": "backup"},
+            "state": {
+                "type": "str",
+                "choices": ["backup", "list", "catalogue", "verify", "restore"],
+                "default": "backup",
+            },
             "config": {"type": "path", "default": "/etc/mongodb-backup/backup.json"},
             "key": {"type": "str", "default": "latest"},
             "drop": {"type": "bool", "default": False},
@@ -234,8 +321,12 @@ def main():
         module.fail_json(msg=missing_required_lib(" and ".join(missing), reason="for the backup engine"))
 
     state = params["state"]
-    if module.check_mode and state in ("backup", "restore"):
-        target = resolve_key(config, params["key"]) if state == "restore" else f"{config['prefix']}mongodb-backup-*"
+    if module.check_mode and state in ("backup", "restore", "catalogue"):
+        target = {
+            "backup": f"{config['prefix']}mongodb-backup-*",
+            "restore": resolve_key(config, params["key"]),
+            "catalogue": f"{config['prefix']}index.html",
+        }[state]
         module.exit_json(changed=True, msg=f"would {state} s3://{config['bucket']}/{target}")
     try:
         setup_logging(config)
@@ -246,6 +337,9 @@ def main():
             module.exit_json(changed=result["status"] == "success", **result)
         if state == "list":
             module.exit_json(changed=False, backups=list_backups(config))
+        if state == "catalogue":
+            written = write_catalogue(config)
+            module.exit_json(changed=True, **written)
         if state == "verify":
             result = verify_backup(config, params["key"])
             if not result["valid"]:

@@ -27,11 +27,15 @@ def test_backup_writes_three_identical_objects_with_checksum(s3, engine_config):
     assert proc.returncode == 0, proc.stderr
     result = summary(proc)
     bucket = config["bucket"]
-    found = keys(s3, bucket)
+    every = keys(s3, bucket)
+    found = [k for k in every if k.endswith(".tar.gz")]
     assert len(found) == 3
     (stamped,) = [k for k in found if TIMESTAMPED.match(k)]
     (daily,) = [k for k in found if DAILY.match(k)]
     assert "backups/latest.tar.gz" in found
+    # Beside them only the backup's sidecar and the catalogue (tests/test_catalogue.py).
+    assert sorted(set(every) - set(found)) == ["backups/index.html", "backups/index.json", f"{stamped}.json"]
+    assert result["catalogue"].endswith(f"/{bucket}/backups/index.html")
     assert result["key"] == stamped and result["status"] == "success"
 
     bodies = {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in found}
@@ -43,7 +47,7 @@ def test_backup_writes_three_identical_objects_with_checksum(s3, engine_config):
     assert meta["sha256"] == digest and meta["size"] == str(len(archive))
     # One version of the timestamped object: the metadata copy replaced, not stacked.
     versions = s3.list_object_versions(Bucket=bucket, Prefix=stamped).get("Versions", [])
-    assert len(versions) == 1
+    assert len([v for v in versions if v["Key"] == stamped]) == 1  # (the prefix also finds its sidecar)
 
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         names = tar.getnames()

@@ -19,7 +19,8 @@ def test_module_takes_a_backup_and_returns_keys_urls_and_checksum(s3, engine_con
     assert result.get("failed") is not True, result.get("msg")
     assert result["changed"] is True
     assert len(result["keys"]) == 3 and result["keys"][2] == "backups/latest.tar.gz"
-    assert keys(s3, config["bucket"]) == sorted(result["keys"])
+    assert [k for k in keys(s3, config["bucket"]) if k.endswith(".tar.gz")] == sorted(result["keys"])
+    assert result["catalogue"].endswith(f"/{config['bucket']}/backups/index.html")
     assert result["urls"][1].endswith(f"/{config['bucket']}/backups/latest.tar.gz")
     assert len(result["sha256"]) == 64 and result["size"] > 0 and result["duration_s"] > 0
 

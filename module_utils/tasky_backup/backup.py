@@ -12,6 +12,7 @@ from .clock import utc_now, utc_now_text
 from .config import PRIVATE_DATABASES
 from .dump import check_free_space, dump_summary, run_mongodump
 from .errors import BackupError
+from .facts import dump_facts
 from .files import private_dir
 from .lock import Lock
 from .logs import LOG
@@ -73,6 +74,7 @@ def _take_backup(config, now, client):
         if files == 0:
             raise BackupError("mongodump wrote nothing")
         LOG.info("dump done: %d files, %d bytes", files, dump_bytes)
+        facts = dump_facts(dump_dir, config["mongodump_path"], host, leave_out=PRIVATE_DATABASES)
         metadata = {
             "tasky-backup": names["name"],
             "dump-bytes": str(dump_bytes),
@@ -98,6 +100,7 @@ def _take_backup(config, now, client):
         "host": host,
         "duration_s": round(time.monotonic() - started, 3),
         "finished_at": utc_now_text(),
+        "dump_facts": facts,  # for the catalogue's sidecar; the job takes it out (catalogue.py)
     }
     if users_key:
         result["users_key"] = users_key

@@ -5,6 +5,7 @@ import json
 import os
 import sys
 
+from .catalogue import write_catalogue
 from .config import DEFAULT_CONFIG, load_config
 from .errors import EXIT_LOCKED, BackupError, Locked
 from .job import run_backup_job
@@ -17,7 +18,7 @@ from .verify import verify_backup
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="tasky MongoDB backup engine")
-    parser.add_argument("action", choices=["backup", "list", "verify", "restore", "status"])
+    parser.add_argument("action", choices=["backup", "list", "catalogue", "verify", "restore", "status"])
     parser.add_argument("--config", default=DEFAULT_CONFIG)
     parser.add_argument("--key", help="backup key or name (verify, restore); default latest")
     parser.add_argument("--drop", action="store_true", help="restore: drop collections first")
@@ -48,6 +49,8 @@ def main(argv=None):
     try:
         if args.action == "list":
             result = list_backups(config)
+        elif args.action == "catalogue":
+            result = write_catalogue(config)
         elif args.action == "verify":
             result = verify_backup(config, args.key)
         elif args.action == "restore":

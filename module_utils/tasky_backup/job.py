@@ -9,6 +9,7 @@ import threading
 import time
 
 from .backup import take_backup
+from .catalogue import catalogue_after_backup
 from .clock import utc_now_text
 from .errors import EXIT_LOCKED, BackupError, Locked
 from .logs import LOG
@@ -49,6 +50,8 @@ def backup_job(config, refused=None):
             raise BackupError(refused)
         with sigterm_ends_the_run():
             result = take_backup(config)
+            if result["status"] == "success":
+                catalogue_after_backup(config, result)  # never raises: the backup is good already
     except Locked as exc:
         LOG.warning("%s", exc)
         result = {"status": "locked", "error": str(exc), "finished_at": utc_now_text()}

@@ -18,6 +18,9 @@ def publish_metrics(config, result, state):
         data.append({"MetricName": "BackupDuration", "Value": float(result.get("duration_s", 0)), "Unit": "Seconds"})
         if success:
             data.append({"MetricName": "BackupSize", "Value": float(result["size"]), "Unit": "Bytes"})
+            # The catalogue (index.html/json) is written after each good backup, best-effort.
+            failed = 1.0 if result.get("catalogue_error") else 0.0
+            data.append({"MetricName": "CatalogueFailures", "Value": failed, "Unit": "Count"})
         age = backup_age_seconds(state)
         if age is not None:
             data.append({"MetricName": "LastSuccessAge", "Value": age, "Unit": "Seconds"})

@@ -1,7 +1,10 @@
 """The S3 side of a backup once uploaded: key names, public URLs, server-side copies, the
 retention tag, the checksum metadata, listing."""
 
+import concurrent.futures
+import datetime
 import functools
+import re
 
 from .aws import s3_client
 from .clock import TIME_FORMAT
@@ -95,22 +98,97 @@ def record_checksum(client, bucket, key, version_id, metadata, patience_s):
     return new_version
 
 
+BACKUP_NAME = re.compile(r"^mongodb-backup-(\d{8}-\d{6})\.tar\.gz$")
+ALIAS_NAME = re.compile(r"^(?:latest|daily-\d{4}-\d{2}-\d{2})\.tar\.gz$")
+
+
+def kind_of(config, key):
+    """'backup' (mongodb-backup-YYYYMMDD-HHMMSS.tar.gz), 'alias' (latest, daily-YYYY-MM-DD) or
+    None (the catalogue, sidecars, anything else under the prefix)."""
+    name = key[len(config["prefix"]) :] if key.startswith(config["prefix"]) else ""
+    if BACKUP_NAME.match(name):
+        return "backup"
+    if ALIAS_NAME.match(name):
+        return "alias"
+    return None
+
+
+def created_of(name):
+    """The UTC time in a backup's name (when its run started), in the engine's time format."""
+    stamp = BACKUP_NAME.match(name).group(1)
+    return datetime.datetime.strptime(stamp, "%Y%m%d-%H%M%S").strftime(TIME_FORMAT)
+
+
+def list_objects(config, client):
+    """{key: listing entry} of every object under the prefix (one paginated listing)."""
+    objects = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=config["bucket"], Prefix=config["prefix"]):
+        for item in page.get("Contents", []):
+            objects[item["Key"]] = item
+    return objects
+
+
+def describe(config, client, key, item):
+    """One backup or alias as listed: its sha256 and host from its metadata (a HEAD), and for an
+    alias the key of the backup it copies (its metadata carries that backup's name). None when
+    the object went away since the listing (the lifecycle)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = client.head_object(Bucket=config["bucket"], Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    meta = head.get("Metadata", {})
+    kind = kind_of(config, key)
+    entry = {
+        "key": key,
+        "name": key[len(config["prefix"]) :],
+        "kind": kind,
+        "size": item["Size"],
+        "sha256": meta.get("sha256", ""),
+        "last_modified": item["LastModified"].strftime(TIME_FORMAT),
+        "url": public_url(config, key),
+        "host": meta.get("host", ""),
+        "deployment": meta.get("deployment", ""),
+    }
+    if kind == "backup":
+        entry["created"] = created_of(entry["name"])
+        entry["dump_bytes"] = int(meta["dump-bytes"]) if meta.get("dump-bytes", "").isdigit() else None
+    else:
+        source = meta.get("tasky-backup", "")
+        entry["copies"] = f"{config['prefix']}{source}.tar.gz" if source else None
+    return entry
+
+
+def in_parallel(func, items, threads=8):
+    """[func(item) for item in items], a few at a time (one HEAD or GET each: S3's latency, not
+    this host, is what they wait for); the first failure is raised."""
+    if len(items) < 2:
+        return [func(item) for item in items]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(func, items))
+
+
+def scan(config, client):
+    """(backups newest first, aliases: latest then daily newest first, every key under the
+    prefix) from one listing of the bucket."""
+    objects = list_objects(config, client)
+    listed = [(key, item) for key, item in objects.items() if kind_of(config, key)]
+    found = [entry for entry in in_parallel(lambda pair: describe(config, client, *pair), listed) if entry]
+    backups = sorted((e for e in found if e["kind"] == "backup"), key=lambda e: e["name"], reverse=True)
+    # "latest" sorts after "daily-": reversed, latest comes first, then the days newest first.
+    aliases = sorted((e for e in found if e["kind"] == "alias"), key=lambda e: e["name"], reverse=True)
+    return backups, aliases, set(objects)
+
+
 @reported_as("list")
 def list_backups(config, client=None):
-    client = client or s3_client(config)
-    paginator = client.get_paginator("list_objects_v2")
-    backups = []
-    for page in paginator.paginate(Bucket=config["bucket"], Prefix=config["prefix"]):
-        for item in page.get("Contents", []):
-            backups.append(
-                {
-                    "key": item["Key"],
-                    "size": item["Size"],
-                    "last_modified": item["LastModified"].strftime(TIME_FORMAT),
-                    "url": public_url(config, item["Key"]),
-                }
-            )
-    return sorted(backups, key=lambda b: b["key"])
+    """The backups (newest first) and their aliases (latest, daily-*), each with its sha256; an
+    alias says which backup it copies. Nothing else under the prefix (the catalogue, sidecars)."""
+    backups, aliases, _keys = scan(config, client or s3_client(config))
+    return backups + aliases
 
 
 def resolve_key(config, key):

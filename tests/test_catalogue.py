@@ -1,0 +1,393 @@
+"""The team's catalogue (backups/index.json, backups/index.html), the dump facts behind it and the
+listing of backups, against the lab's real S3 server (Ceph RGW).
+
+No test here runs a whole backup (that needs the real-tools lab): the objects are written as a
+run writes them (tests/catalogue_lab.py), then the catalogue is built from the bucket."""
+
+import datetime
+import html.parser
+import json
+import subprocess
+import uuid
+
+import bson
+import pytest
+from botocore.exceptions import ClientError
+from catalogue_lab import ago, fake_backup, lab_config, make_dump, read_json, tags_of
+from conftest import BIN, CLOUDWATCH_ENDPOINT, ROOT, ansible_json, run_engine, write_config
+from tasky_backup import catalogue as catalogue_module
+from tasky_backup import job
+from tasky_backup.catalogue import age_in_words, render_html, write_catalogue
+from tasky_backup.facts import count_documents, dump_facts
+from tasky_backup.store import EXPIRE_TAG, list_backups, names_for
+from test_engine_metrics import datapoints
+
+APP = {"go-mongodb": {"todos": (25, ["n_1"]), "users": (2, [])}}
+
+
+# --- dump facts: read from the dump folder itself ----------------------------------------------
+
+
+def test_dump_facts_count_documents_and_name_indexes_from_the_dump_folder(tmp_path):
+    config = lab_config(tmp_path, "tasky-unused")
+    dump = make_dump(
+        tmp_path,
+        "mongodb-backup-20261125-020000",
+        {
+            "go-mongodb": {"todos": (25, ["n_1", "title_text"]), "users": (2, []), "a/b": (3, [])},
+            "other": {"empty": (0, [])},
+            "admin": {"system.users": (1, [])},
+        },
+    )
+    (dump / "oplog.bson").write_bytes(bson.encode({"ts": 1}))  # not a database
+    view = {"indexes": [], "collectionName": "open_todos", "type": "view", "options": {"viewOn": "todos"}}
+    (dump / "go-mongodb" / "open_todos.metadata.json").write_text(json.dumps(view))
+
+    facts = dump_facts(str(dump), config["mongodump_path"], "db-1", leave_out=("admin", "config", "local"))
+
+    assert facts["problems"] == []
+    assert facts["host"] == "db-1"
+    assert facts["tools"] == {"mongodump": "mongodump version: 100.11.0"}
+    assert set(facts["databases"]) == {"go-mongodb", "other"}  # admin is never in the archive
+    app = facts["databases"]["go-mongodb"]
+    assert app["todos"] == {"documents": 25, "indexes": ["_id_", "n_1", "title_text"]}
+    assert app["users"] == {"documents": 2, "indexes": ["_id_"]}
+    assert app["a/b"]["documents"] == 3  # the real name, from metadata.json, not the escaped file name
+    assert app["open_todos"] == {"documents": None, "indexes": [], "type": "view"}
+    assert facts["databases"]["other"] == {"empty": {"documents": 0, "indexes": ["_id_"]}}
+    # The count without decoding agrees with a full decode.
+    body = (dump / "go-mongodb" / "todos.bson").read_bytes()
+    assert count_documents(dump / "go-mongodb" / "todos.bson") == len(bson.decode_all(body)) == 25
+
+
+def test_a_truncated_bson_is_recorded_as_a_problem_not_raised(tmp_path):
+    config = lab_config(tmp_path, "tasky-unused")
+    dump = make_dump(tmp_path, "mongodb-backup-20261125-020000", APP)
+    path = dump / "go-mongodb" / "todos.bson"
+    path.write_bytes(path.read_bytes()[:-7])
+    facts = dump_facts(str(dump), config["mongodump_path"], "db-1")
+    assert facts["databases"]["go-mongodb"]["todos"]["documents"] is None
+    assert facts["databases"]["go-mongodb"]["users"]["documents"] == 2
+    (problem,) = facts["problems"]
+    assert problem.startswith("go-mongodb/todos.bson: document 25 at byte")
+
+
+def test_dump_facts_never_raise(tmp_path):
+    facts = dump_facts(str(tmp_path / "missing"), str(tmp_path / "no-mongodump"), "db-1")
+    assert facts["tools"]["mongodump"].startswith("unknown")
+    assert facts["databases"] == {} and "could not read the dump directory" in facts["problems"][0]
+
+
+# --- the catalogue, built from the bucket ------------------------------------------------------
+
+
+@pytest.fixture
+def two_backups(s3, backup_bucket, tmp_path):
+    """Two backups two days apart, as two runs leave them; returns (config, older, newer)."""
+    config = lab_config(tmp_path, backup_bucket)
+    older_at, newer_at = ago(days=2, hours=1), ago(hours=3)
+    older = fake_backup(config, s3, tmp_path, older_at, {"go-mongodb": {"todos": (10, [])}})
+    newer = fake_backup(config, s3, tmp_path, newer_at, APP)
+    older["daily"], newer["daily"] = (f"backups/{names_for(at)['daily']}" for at in (older_at, newer_at))
+    newer["created"] = newer_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return config, older, newer
+
+
+def test_a_backup_writes_its_sidecar_and_the_catalogue(s3, two_backups):
+    config, older, newer = two_backups
+    bucket = config["bucket"]
+    assert "catalogue_error" not in newer and "dump_facts" not in newer
+    assert newer["catalogue"] == f"{config['endpoint_url']}/{bucket}/backups/index.html"
+
+    sidecar = read_json(s3, bucket, newer["key"] + ".json")
+    assert sidecar["sha256"] == newer["sha256"] and sidecar["size"] == newer["size"]
+    assert sidecar["databases"]["go-mongodb"]["todos"] == {"documents": 25, "indexes": ["_id_", "n_1"]}
+    assert tags_of(s3, bucket, newer["key"] + ".json") == {EXPIRE_TAG["Key"]: EXPIRE_TAG["Value"]}
+
+    index = read_json(s3, bucket, "backups/index.json")
+    assert [b["key"] for b in index["backups"]] == [newer["key"], older["key"]]  # newest first
+    assert index["newest"] == newer["key"]
+    entry = index["backups"][0]
+    head = s3.head_object(Bucket=bucket, Key=newer["key"])
+    assert entry["sha256"] == head["Metadata"]["sha256"] == newer["sha256"]
+    assert entry["size"] == head["ContentLength"]
+    assert entry["created"] == newer["created"]
+    assert entry["host"] == "db-test-1" and entry["tools"] == {"mongodump": "mongodump version: 100.11.0"}
+    assert entry["databases"]["go-mongodb"]["users"] == {"documents": 2, "indexes": ["_id_"]}
+    assert index["backups"][1]["databases"] == {"go-mongodb": {"todos": {"documents": 10, "indexes": ["_id_"]}}}
+
+    copies = {a["key"]: a["copies"] for a in index["aliases"]}
+    assert copies == {"backups/latest.tar.gz": newer["key"], newer["daily"]: newer["key"], older["daily"]: older["key"]}
+    assert all(a["copies_present"] for a in index["aliases"])
+    assert {a["sha256"] for a in index["aliases"] if a["copies"] == newer["key"]} == {newer["sha256"]}
+
+    for name, content_type in (("index.json", "application/json"), ("index.html", "text/html; charset=utf-8")):
+        head = s3.head_object(Bucket=bucket, Key=f"backups/{name}")
+        assert (head["ContentType"], head["CacheControl"]) == (content_type, "max-age=60")
+        assert tags_of(s3, bucket, f"backups/{name}") == {}  # never expires by the lifecycle
+
+
+def test_rebuilt_catalogue_drops_what_the_lifecycle_removed(s3, two_backups):
+    config, older, newer = two_backups
+    bucket = config["bucket"]
+    # The lifecycle expires the older backup and its daily copy (a delete marker on a versioned
+    # bucket), and, in this test, not its sidecar: an orphan sidecar lists nothing.
+    s3.delete_object(Bucket=bucket, Key=older["key"])
+    s3.delete_object(Bucket=bucket, Key=older["daily"])
+    written = write_catalogue(config, s3)
+    assert written["counts"] == {"backups": 1, "aliases": 2} and written["newest"] == newer["key"]
+    index = read_json(s3, bucket, "backups/index.json")
+    assert [b["key"] for b in index["backups"]] == [newer["key"]]
+    assert older["key"] not in json.dumps(index)
+    page = s3.get_object(Bucket=bucket, Key="backups/index.html")["Body"].read().decode()
+    assert older["name"] not in page and newer["name"] in page
+
+
+def test_an_alias_whose_backup_expired_says_so(s3, two_backups):
+    config, _older, newer = two_backups
+    s3.delete_object(Bucket=config["bucket"], Key=newer["key"])
+    write_catalogue(config, s3)
+    index = read_json(s3, config["bucket"], "backups/index.json")
+    (latest,) = [a for a in index["aliases"] if a["name"] == "latest.tar.gz"]
+    assert latest["copies"] == newer["key"] and latest["copies_present"] is False
+    page = s3.get_object(Bucket=config["bucket"], Key="backups/index.html")["Body"].read().decode()
+    assert f'{newer["name"]}.tar.gz <span class="muted">(expired)</span>' in page
+
+
+def test_a_damaged_sidecar_costs_its_backup_the_facts_and_nothing_more(s3, two_backups):
+    config, older, newer = two_backups
+    bucket = config["bucket"]
+    s3.put_object(Bucket=bucket, Key=older["key"] + ".json", Body=b'{"databases": ["<b>not this shape</b>"]}')
+    s3.put_object(Bucket=bucket, Key=newer["key"] + ".json", Body=b"not json")
+    assert write_catalogue(config, s3)["counts"] == {"backups": 2, "aliases": 3}
+    index = read_json(s3, bucket, "backups/index.json")
+    assert [(b["facts_recorded"], b["databases"]) for b in index["backups"]] == [(False, None), (False, None)]
+    assert [b["sha256"] for b in index["backups"]] == [newer["sha256"], older["sha256"]]
+
+
+def test_list_shows_backups_and_aliases_only(s3, two_backups, tmp_path):
+    config, older, newer = two_backups
+    bucket = config["bucket"]
+    for key in ("backups/notes.txt", "backups/old/mongodb-backup-20200101-000000.tar.gz", "backups/latest.tar.gz.bak"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"not a backup")
+    listed = list_backups(config, s3)
+    expected = [newer["key"], older["key"], "backups/latest.tar.gz", newer["daily"], older["daily"]]
+    assert [b["key"] for b in listed] == expected
+    assert [b["kind"] for b in listed] == ["backup", "backup", "alias", "alias", "alias"]
+    sha = {newer["key"]: newer["sha256"], older["key"]: older["sha256"]}
+    for item in listed:
+        source = item["key"] if item["kind"] == "backup" else item["copies"]
+        assert item["sha256"] == sha[source]
+    assert [b["copies"] for b in listed[2:]] == [newer["key"], newer["key"], older["key"]]
+
+    # The same through the command line cron's host runs.
+    path = tmp_path / "backup.json"
+    write_config(path, config)
+    proc = run_engine("list", "--config", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert [b["key"] for b in json.loads(proc.stdout)] == [b["key"] for b in listed]
+
+
+def test_module_and_cli_rebuild_the_catalogue_on_demand(s3, two_backups, tmp_path):
+    config, _older, newer = two_backups
+    bucket = config["bucket"]
+    s3.delete_object(Bucket=bucket, Key="backups/index.html")
+    path = tmp_path / "backup.json"
+    write_config(path, config)
+
+    checked = adhoc({"config": str(path), "state": "catalogue"}, check=True)
+    assert checked["changed"] is True and "would catalogue" in checked["msg"]
+    assert "backups/index.html" not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+
+    result = adhoc({"config": str(path), "state": "catalogue"})
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["changed"] is True and result["url"].endswith(f"/{bucket}/backups/index.html")
+    assert result["counts"] == {"backups": 2, "aliases": 3} and result["newest"] == newer["key"]
+    listed = adhoc({"config": str(path), "state": "list"})
+    assert len(listed["backups"]) == 5 and listed["backups"][2]["copies"] == newer["key"]
+
+    proc = run_engine("catalogue", "--config", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["keys"] == ["backups/index.json", "backups/index.html"]
+
+
+def test_the_module_documentation_renders():
+    proc = subprocess.run(
+        [str(BIN / "ansible-doc"), "-M", str(ROOT / "library"), "tasky_backup"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "catalogue" in proc.stdout and "copies" in proc.stdout and "catalogue_error" in proc.stdout
+
+
+def test_catalogue_of_a_prefix_with_no_backup(s3, backup_bucket, tmp_path):
+    config = lab_config(tmp_path, backup_bucket)
+    written = write_catalogue(config, s3)
+    assert written["newest"] is None and written["counts"] == {"backups": 0, "aliases": 0}
+    page = s3.get_object(Bucket=backup_bucket, Key="backups/index.html")["Body"].read().decode()
+    assert "No backup in this bucket yet" in page
+
+
+# --- the page itself ----------------------------------------------------------------------------
+
+
+HOSTILE = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>&amp;"
+
+
+class Elements(html.parser.HTMLParser):
+    """Every element and attribute of a page, and its text."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.attributes, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attributes += attrs
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def hostile_catalogue():
+    generated = datetime.datetime(2026, 11, 25, 5, 30, tzinfo=datetime.timezone.utc)
+    entry = {
+        "key": "backups/mongodb-backup-20261125-020000.tar.gz",
+        "name": "mongodb-backup-20261125-020000.tar.gz",
+        "url": "https://example.invalid/backups/mongodb-backup-20261125-020000.tar.gz",
+        "size": 1234,
+        "sha256": "ab" * 32,
+        "created": "2026-11-25T02:00:00Z",
+        "last_modified": "2026-11-25T02:01:00Z",
+        "host": HOSTILE,
+        "deployment": HOSTILE,
+        "dump_bytes": 99,
+        "facts_recorded": True,
+        "databases": {HOSTILE: {HOSTILE: {"documents": 3, "indexes": ["_id_", HOSTILE]}}},
+        "tools": {"mongodump": HOSTILE},
+        "problems": [HOSTILE],
+    }
+    alias = {
+        "key": "backups/latest.tar.gz",
+        "name": "latest.tar.gz",
+        "url": "x",
+        "size": 1234,
+        "sha256": "ab" * 32,
+        "last_modified": "2026-11-25T02:01:00Z",
+        "copies": f"backups/{HOSTILE}",
+        "copies_present": False,
+    }
+    return {
+        "format": 1,
+        "generated_at": generated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "bucket": "tasky-backups",
+        "prefix": "backups/",
+        "index_html": "x",
+        "index_json": "x",
+        "max_age_hours": 26,
+        "newest": entry["key"],
+        "backups": [entry],
+        "aliases": [alias],
+    }
+
+
+def test_the_page_escapes_a_hostile_collection_name():
+    page = render_html(hostile_catalogue())
+    parsed = Elements()
+    parsed.feed(page)
+    assert "script" not in parsed.tags and "img" not in parsed.tags
+    assert not [name for name, _value in parsed.attributes if name.startswith("on")]
+    assert "<script>" not in page and "<img" not in page
+    text = "".join(parsed.text)
+    assert text.count(HOSTILE) >= 6  # shown as the text it is: db, collection, index, host, tool, problem
+    # Self-contained: no external resource, and the page forbids loading any.
+    assert "default-src 'none'" in page
+    assert not [v for n, v in parsed.attributes if n == "src"]
+    assert "3 hours 30 minutes old (as of 2026-11-25 05:30:00 UTC)" in text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (5, "less than a minute"),
+        (60, "1 minute"),
+        (59 * 60 + 59, "59 minutes"),
+        (3600, "1 hour"),
+        (3 * 3600 + 12 * 60, "3 hours 12 minutes"),
+        (47 * 3600, "47 hours"),
+        (2 * 86400, "2 days"),
+        (9 * 86400 + 5 * 3600 + 59, "9 days 5 hours"),
+    ],
+)
+def test_age_in_words(seconds, words):
+    assert age_in_words(seconds) == words
+
+
+# --- a catalogue that cannot be written never fails the backup ---------------------------------
+
+
+class PutFails:
+    """The lab's S3 client, except that every PutObject is refused."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def put_object(self, **_kwargs):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no put for you"}}, "PutObject")
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+@pytest.mark.parametrize("put_fails", [True, False], ids=["put-fails", "put-works"])
+def test_the_job_hook_never_fails_the_backup_and_counts_catalogue_failures(
+    s3, cloudwatch, backup_bucket, tmp_path, monkeypatch, put_fails
+):
+    """The job around a run (job.backup_job: hook, state file, metrics, summary) with the run
+    itself replaced by the result of a good backup (a whole run needs the real-tools lab)."""
+    namespace = f"Tasky/Test-{uuid.uuid4().hex[:8]}"
+    config = lab_config(
+        tmp_path, backup_bucket, cloudwatch_namespace=namespace, cloudwatch_endpoint_url=CLOUDWATCH_ENDPOINT
+    )
+    taken = fake_backup(config, s3, tmp_path, ago(hours=1), APP)  # the objects of a good run
+    for key in ("backups/index.json", "backups/index.html"):
+        s3.delete_object(Bucket=backup_bucket, Key=key)
+    facts = read_json(s3, backup_bucket, taken["key"] + ".json")
+    good_run = {k: taken[k] for k in ("status", "name", "key", "sha256", "size", "dump_bytes", "host")}
+    monkeypatch.setattr(job, "take_backup", lambda _config: {**good_run, "duration_s": 1.0, "dump_facts": facts})
+    if put_fails:
+        monkeypatch.setattr(catalogue_module, "s3_client", lambda _config: PutFails(s3))
+    from tasky_backup.logs import setup_logging
+
+    setup_logging(config)
+    result = job.backup_job(config)
+
+    assert result["status"] == "success"
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["last_success"]["key"] == taken["key"]
+    log = (tmp_path / "backup.log").read_text()
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=backup_bucket)["Contents"]]
+    # Maximum: each value goes out per bucket and per bucket and host (metrics.py).
+    failures = datapoints(cloudwatch, namespace, "CatalogueFailures", backup_bucket, "Maximum")
+    assert datapoints(cloudwatch, namespace, "BackupSuccess", backup_bucket, "Maximum") == [1.0]
+    if put_fails:
+        assert "AccessDenied" in result["catalogue_error"] and "catalogue" not in result
+        assert "the catalogue was not updated (the backup itself is good)" in log
+        assert "backups/index.html" not in keys
+        assert failures == [1.0]
+    else:
+        assert "catalogue_error" not in result and result["catalogue"].endswith("backups/index.html")
+        assert "backups/index.html" in keys
+        assert failures == [0.0]
+    assert "dump_facts" not in json.dumps(state) and "SUMMARY" in log
+
+
+def adhoc(module_args, check=False):
+    """`ansible localhost -m tasky_backup -a ARGS`; returns the module's result."""
+    cmd = [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory/local"), "-m", "tasky_backup"]
+    cmd += ["-a", json.dumps(module_args)] + (["--check"] if check else [])
+    _rc, out = ansible_json(cmd)
+    return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
