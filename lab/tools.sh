@@ -110,6 +110,7 @@ build_ferretdb() {
   [ "$("$out.tmp/ferretdb" --version | sed -n 's/^version: //p')" = "$FERRETDB_VERSION" ] ||
     die "the built ferretdb does not report version $FERRETDB_VERSION"
   rm -rf "$out" "$work" && mv "$out.tmp" "$out"
+  rmdir "$(dirname "$work")" 2>/dev/null || true
 }
 
 # pymongo and its dependencies as wheels for the lab host's Python (Debian 12: CPython 3.11, like
