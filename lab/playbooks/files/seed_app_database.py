@@ -1,19 +1,19 @@
 """LAB ONLY: puts a few documents into the application database through the real server, as
 the application user, the way the application would. Idempotent: fixed _ids, inserted only
 when missing. Run on the lab host by lab/playbooks/mongodb-lab-seed.yml with the pymongo of
-the mongodb role's venv; the password comes in the environment, never in argv.
+the mongodb role's venv.
+
+    seed_app_database.py PORT USER DATABASE   (the password on stdin, never in argv)
 
 Prints {"inserted": N}.
 """
 
 import datetime
 import json
-import os
+import sys
 
 import bson
 import pymongo
-
-ENV = os.environ
 
 
 def documents():
@@ -34,17 +34,17 @@ def documents():
     return {"user": users, "todos": todos}
 
 
-def main():
+def main(port, user, database):
     client = pymongo.MongoClient(
         host="127.0.0.1",
-        port=int(ENV["SEED_PORT"]),
-        username=ENV["SEED_USER"],
-        password=ENV["SEED_PASSWORD"],
-        authSource=ENV["SEED_DATABASE"],
+        port=int(port),
+        username=user,
+        password=sys.stdin.read().rstrip("\n"),
+        authSource=database,
         directConnection=True,
         serverSelectionTimeoutMS=10000,
     )
-    db = client[ENV["SEED_DATABASE"]]
+    db = client[database]
     inserted = 0
     for name, docs in documents().items():
         for doc in docs:
@@ -54,4 +54,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:])
