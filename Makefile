@@ -6,24 +6,32 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 
-# The lab host's MongoDB: the test stand-in (default: no registry reachable here ships
-# MongoDB), or `real` on a machine that reaches repo.mongodb.org.
-LAB_MONGODB ?= standin
+# The lab host's database: FerretDB with MongoDB's real tools, built from Go modules (default:
+# no registry reachable here ships mongod), or `real` MongoDB on a machine that reaches
+# repo.mongodb.org.
+LAB_MONGODB ?= ferretdb
 export LAB_MONGODB
 
 # make test runs its own lab (name, ports, files) beside any `make lab` one. Override TEST_LAB
-# (e.g. `make test TEST_LAB="LAB_NAME=tasky-b LAB_S3_PORT=7590 ..."`) to run a second one beside it.
-TEST_LAB := LAB_NAME=tasky-test LAB_S3_PORT=7490 LAB_MON_PORT=16790 LAB_CW_PORT=7491
+# (e.g. `make test TEST_LAB="LAB_NAME=tasky-b LAB_S3_PORT=7590 ..."`) to run a second one beside
+# it; `make lab LAB_NAME=... LAB_S3_PORT=...` likewise (lab/common.sh lists the variables).
+# LAB_MONGODB_PORT: the Molecule host's database; LAB_FERRETDB_PORT: pytest's FerretDB.
+TEST_LAB := LAB_NAME=tasky-test LAB_S3_PORT=7490 LAB_MON_PORT=16790 LAB_CW_PORT=7491 \
+	LAB_MONGODB_PORT=27117 LAB_FERRETDB_PORT=27190
 
 .PHONY: deps lab lab-down lint test-lab pytest molecule molecule-online test bench clean
 
 deps:
 	@lab/deps.sh
 
+# Builds (once) MongoDB's tools and FerretDB, starts the lab, puts FerretDB and the tools on the
+# lab host (LAB ONLY), converges site.yml, seeds the application database as the app user.
 lab: deps
+	@lab/tools.sh build
 	@LAB_ENV_FILE=$(CURDIR)/.lab/env lab/lab.sh up
-	@if [ "$(LAB_MONGODB)" != real ]; then ansible-playbook -i inventory/local lab/playbooks/mongodb-standin.yml; fi
+	@if [ "$(LAB_MONGODB)" != real ]; then ansible-playbook -i inventory/local lab/playbooks/mongodb-lab.yml; fi
 	ansible-playbook -i inventory/local site.yml
+	@ansible-playbook -i inventory/local lab/playbooks/mongodb-lab-seed.yml
 	@LAB_ENV_FILE=$(CURDIR)/.lab/env lab/lab.sh info
 
 lab-down:
@@ -35,12 +43,16 @@ lint: deps
 	ruff format --check .
 	ansible-lint --profile production
 
-# pytest and Molecule share the test lab's S3 and CloudWatch, left running for the next warm run.
+# pytest and Molecule share the test lab's S3 and CloudWatch, left running for the next warm run,
+# and the lab's builds of MongoDB's tools and FerretDB (built once, lab/tools.sh).
 test-lab: deps
+	@lab/tools.sh build
 	@$(TEST_LAB) lab/s3.sh up
 	@$(TEST_LAB) lab/cloudwatch.sh up
 
+# pytest's own FerretDB on the control machine (lab/ferretdb.sh), also left running.
 pytest: test-lab
+	@$(TEST_LAB) lab/ferretdb.sh up
 	$(TEST_LAB) pytest
 
 molecule: test-lab
@@ -63,5 +75,6 @@ bench: deps
 
 clean: lab-down
 	@$(TEST_LAB) lab/lab.sh down
+	@$(TEST_LAB) lab/ferretdb.sh down
 	@$(BENCH_LAB) lab/s3.sh down
 	rm -rf .lab

@@ -3,8 +3,9 @@
     make bench                       # 1 GiB synthetic dump against the bench lab's Ceph RGW
     make bench BENCH_SIZE_MIB=4096   # any size
 
-Both methods start from the same synthetic dump (the MongoDB stand-in writes it; half random,
-half text, so gzip has real work) and upload through a byte-counting TCP proxy to real S3:
+Both methods start from the same synthetic dump (bench/synthetic_mongodump.py writes it in
+mongodump's layout; half random, half text, so gzip has real work) and upload through a
+byte-counting TCP proxy to real S3:
 
 - seed: mongodump to disk, `tar czf` to disk, then three separate uploads of the same file
   (boto3 upload_file, as `aws s3 cp` does) for the timestamped, daily and latest keys;
@@ -30,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "module_utils"))
-STANDIN = ROOT / "tests/fixtures/mongodb_standin"
+# Not MongoDB's mongodump: a synthetic dump of BENCH_DUMP_BYTES (its docstring says why).
+SYNTHETIC_MONGODUMP = ROOT / "bench/synthetic_mongodump.py"
 ACCESS_KEY = os.environ.get("LAB_ACCESS_KEY", "TASKYLABACCESSKEY000")
 SECRET_KEY = os.environ.get("LAB_SECRET_KEY", "tasky-lab-throwaway-secret-key-0000000000")
 BUCKET = "tasky-bench"
@@ -76,7 +78,7 @@ def child_seed(endpoint, work, secret):
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     name = f"mongodb-backup-{stamp}"
     dump = os.path.join(work, name)
-    subprocess.run([str(STANDIN / "mongodump"), f"--config={secret}", f"--out={dump}"], check=True)
+    subprocess.run([str(SYNTHETIC_MONGODUMP), f"--config={secret}", f"--out={dump}"], check=True)
     dump_bytes = dir_bytes(dump)
     archive = os.path.join(work, f"{name}.tar.gz")
     subprocess.run(["tar", "czf", archive, "-C", work, name], check=True)
@@ -100,7 +102,7 @@ def child_pipeline(endpoint, work, secret):
             "access_key": ACCESS_KEY,
             "secret_key": SECRET_KEY,
             "mongodump_config": secret,
-            "mongodump_path": str(STANDIN / "mongodump"),
+            "mongodump_path": str(SYNTHETIC_MONGODUMP),
             "work_dir": work,
             "lock_file": os.path.join(work, "..", "bench.lock"),
             "log_file": "",
@@ -115,8 +117,8 @@ def child_pipeline(endpoint, work, secret):
 
 
 def measure(method, endpoint, work, secret, proxy, size_mib):
-    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"  # the stand-in needs pymongo's bson
-    env = dict(os.environ, TASKY_STANDIN_BYTES=str(size_mib * MIB), PATH=path)
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"  # the synthetic dump needs pymongo's bson
+    env = dict(os.environ, BENCH_DUMP_BYTES=str(size_mib * MIB), PATH=path)
     cmd = [sys.executable, __file__, "--child", method, "--endpoint", endpoint, "--work", work, "--secret", secret]
     peak = {"bytes": 0}
     done = threading.Event()

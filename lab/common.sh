@@ -8,10 +8,17 @@ LAB_S3_PORT=${LAB_S3_PORT:-7480}
 LAB_MON_PORT=${LAB_MON_PORT:-16789}
 LAB_CW_PORT=${LAB_CW_PORT:-7481}
 LAB_S3_BYTES=${LAB_S3_BYTES:-2147483648}
+# The lab host's database port (FerretDB on the host network: inventory/local's mongodb_port),
+# and the port of the control machine's own FerretDB that pytest uses (lab/ferretdb.sh).
+LAB_MONGODB_PORT=${LAB_MONGODB_PORT:-27017}
+LAB_FERRETDB_PORT=${LAB_FERRETDB_PORT:-27190}
 # Throwaway credentials of the offline lab's S3 user; they protect nothing outside this machine.
 LAB_ACCESS_KEY=${LAB_ACCESS_KEY:-TASKYLABACCESSKEY000}
 LAB_SECRET_KEY=${LAB_SECRET_KEY:-tasky-lab-throwaway-secret-key-0000000000}
 LAB_REGION=${LAB_REGION:-us-east-1}
+# Throwaway password of the setup (bootstrap) user of pytest's FerretDB on 127.0.0.1.
+LAB_FERRETDB_SETUP_USER=${LAB_FERRETDB_SETUP_USER:-lab-setup}
+LAB_FERRETDB_SETUP_PASSWORD=${LAB_FERRETDB_SETUP_PASSWORD:-tasky-lab-ferretdb-setup-throwaway}
 # podman: crun cannot run systemd containers on this kernel's hybrid cgroups; runc can.
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$LAB_ROOT/lab/containers.conf}
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole offline lab: S3 (lab/s3.sh), CloudWatch (lab/cloudwatch.sh) and the database host
-# (lab/host.sh).
+# (lab/host.sh; its FerretDB and MongoDB tools come from lab/tools.sh, lab/playbooks/mongodb-lab.yml).
 #
 #   lab/lab.sh up      start both (reusing what is built or running) and write $LAB_DIR/env
 #   lab/lab.sh down    stop both
@@ -33,6 +33,7 @@ case "${1:-}" in
     ;;
   down)
     "$here/host.sh" down
+    "$here/ferretdb.sh" down
     "$here/cloudwatch.sh" down
     "$here/s3.sh" down
     ;;
@@ -40,6 +41,16 @@ case "${1:-}" in
   info)
     bucket=${TASKY_BACKUP_BUCKET:-tasky-lab-backups}
     s3=http://127.0.0.1:$LAB_S3_PORT
+    host=$("$here/host.sh" name)
+    # What the lab host really runs: the binaries' own version strings, and what the server
+    # answers (buildInfo needs no login).
+    tools=$(podman exec "$host" mongodump --version 2>/dev/null | sed -n 1p)
+    server=$(podman exec "$host" sh -c 'if [ -x /usr/bin/ferretdb ]; then
+      echo "FerretDB $(ferretdb --version | sed -n "s/^version: //p") (LAB ONLY, not mongod)"
+      else mongod --version | sed -n 1p; fi' 2>/dev/null)
+    wire=$("$LAB_ROOT/.venv/bin/python" -c 'import sys, pymongo
+print(pymongo.MongoClient(port=int(sys.argv[1]), directConnection=True, serverSelectionTimeoutMS=3000).admin.command("buildInfo")["version"])' \
+      "$LAB_MONGODB_PORT" 2>/dev/null || echo "no answer")
     cat <<INFO
 
 The lab is up.
@@ -48,7 +59,9 @@ The lab is up.
   public        $s3/$bucket/?list-type=2&prefix=backups/
                 $s3/$bucket/backups/latest.tar.gz
   CloudWatch    http://127.0.0.1:$LAB_CW_PORT   (moto)
-  MongoDB host  $("$here/host.sh" name)   (podman exec -it $("$here/host.sh" name) bash)
+  MongoDB host  $host   (podman exec -it $host bash)
+  database      ${server:-unknown} on 127.0.0.1:$LAB_MONGODB_PORT, answers as MongoDB $wire
+  tools         ${tools:-unknown} (MongoDB Database Tools, built from their Go module)
   backup now    . .venv/bin/activate && ansible mongodb -b -m tasky_backup
   stop          make lab-down
 INFO

@@ -1,14 +1,35 @@
-"""One backup run, end to end, against the lab's real S3 (Ceph RGW); mongodump is the stand-in."""
+"""One backup run, end to end: MongoDB's real mongodump against a real MongoDB-wire server
+(pytest's FerretDB), the archive into the lab's real S3 (Ceph RGW), and back with the real
+mongorestore. Each test seeds its own database through the server as the application user."""
 
 import hashlib
 import io
 import json
+import os
 import re
 import tarfile
 
 import bson
-from bson import json_util
-from conftest import keys, run_engine, write_config
+import pytest
+import requests
+from conftest import (
+    ADMIN_RESTORE_REFUSAL,
+    BIN,
+    ENDPOINT,
+    FERRETDB_FAKE_OPLOG_MONGODUMP,
+    MONGODUMP,
+    RAW,
+    allow_anonymous_downloads,
+    dump_holds_admin,
+    keys,
+    mongorestore_into,
+    run_engine,
+    seed,
+    seed_bulk,
+    snapshot,
+    unpack,
+    write_config,
+)
 
 TIMESTAMPED = re.compile(r"^backups/mongodb-backup-\d{8}-\d{6}\.tar\.gz$")
 DAILY = re.compile(r"^backups/daily-\d{4}-\d{2}-\d{2}\.tar\.gz$")
@@ -21,8 +42,9 @@ def summary(proc):
     return json.loads(lines[-1][len("SUMMARY ") :])
 
 
-def test_backup_writes_three_identical_objects_with_checksum(s3, engine_config):
+def test_backup_writes_three_identical_objects_with_the_dumped_documents(s3, engine_config, app_db, mongo_admin):
     path, config = engine_config
+    seed(app_db)
     proc = run_engine("backup", "--config", str(path))
     assert proc.returncode == 0, proc.stderr
     result = summary(proc)
@@ -49,30 +71,34 @@ def test_backup_writes_three_identical_objects_with_checksum(s3, engine_config):
     versions = s3.list_object_versions(Bucket=bucket, Prefix=stamped).get("Versions", [])
     assert len([v for v in versions if v["Key"] == stamped]) == 1  # (the prefix also finds its sidecar)
 
+    # What the real mongodump wrote is what the server holds, byte for byte.
+    top = f"{stamped[len('backups/') : -len('.tar.gz')]}/{app_db.name}"
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        names = tar.getnames()
-        top = stamped[len("backups/") : -len(".tar.gz")]
-        assert f"{top}/go-mongodb/todos.bson" in names
-        assert f"{top}/go-mongodb/users.metadata.json" in names
-        todos = bson.decode_all(tar.extractfile(f"{top}/go-mongodb/todos.bson").read())
-    assert len(todos) == 200 and todos[0]["name"] == "task 0"
+        assert f"{top}/users.metadata.json" in tar.getnames()
+        dumped = bson.decode_all(tar.extractfile(f"{top}/todos.bson").read(), RAW)
+        metadata = json.load(tar.extractfile(f"{top}/todos.metadata.json"))
+    assert sorted(d.raw for d in dumped) == sorted(snapshot(mongo_admin, app_db.name)["documents"]["todos"])
+    assert {ix["name"] for ix in metadata["indexes"]} == {"_id_", "name_1"}
 
 
-def test_backup_logs_timestamped_lines_without_secrets_and_keeps_state(engine_config):
+def test_backup_logs_timestamped_lines_without_secrets_and_keeps_state(engine_config, app_db):
     path, config = engine_config
+    seed(app_db, todos=5, users=1)
     proc = run_engine("backup", "--config", str(path))
     assert proc.returncode == 0, proc.stderr
     log = open(config["log_file"], encoding="utf-8").read().splitlines()
     assert len(log) >= 5 and all(LOG_LINE.match(line) for line in log)
     assert log[-1].split(" ", 2)[2].startswith("SUMMARY {")
+    assert any(f"done dumping {app_db.name}.todos (5 documents)" in line for line in log)
     assert "test-backup-password-not-real" not in "\n".join(log) + proc.stdout + proc.stderr
     state = json.load(open(config["state_file"], encoding="utf-8"))
     assert state["last_success"]["key"] == summary(proc)["key"]
     assert state["last_run"]["status"] == "success"
 
 
-def test_list_verify_and_status(engine_config):
+def test_list_verify_and_status(engine_config, app_db):
     path, _config = engine_config
+    seed(app_db, todos=3, users=1)
     assert run_engine("backup", "--config", str(path)).returncode == 0
     listed = json.loads(run_engine("list", "--config", str(path)).stdout)
     assert len(listed) == 3 and all(item["size"] > 0 for item in listed)
@@ -80,7 +106,7 @@ def test_list_verify_and_status(engine_config):
     assert verify.returncode == 0, verify.stdout + verify.stderr
     report = json.loads(verify.stdout)
     assert report["valid"] and report["sha256"] == report["recorded_sha256"]
-    assert any(c.endswith("/go-mongodb/todos.bson") for c in report["collections"])
+    assert any(c.endswith(f"/{app_db.name}/todos.bson") for c in report["collections"])
     status = run_engine("status", "--config", str(path))
     assert status.returncode == 0, status.stdout
     info = json.loads(status.stdout)
@@ -96,30 +122,117 @@ def test_status_fails_when_the_last_backup_is_too_old(engine_config):
     assert json.loads(proc.stdout)["ok"] is False
 
 
-def test_restore_brings_back_the_same_documents(engine_config, tmp_path):
-    path, _config = engine_config
-    assert run_engine("backup", "--config", str(path)).returncode == 0
-    data_file = tmp_path / "standin-data.json"
-    original = json_util.loads(data_file.read_text())
-    damaged = {"go-mongodb": {"todos": original["go-mongodb"]["todos"][:5], "users": []}}
-    data_file.write_text(json_util.dumps(damaged))
-    proc = run_engine("restore", "--config", str(path), "--key", "latest", "--drop")
-    assert proc.returncode == 0, proc.stderr
-    assert json_util.loads(data_file.read_text()) == original
-
-
-def test_oplog_dump_on_replica_set_members(s3, engine_config):
+def test_anonymous_download_restores_every_document_into_a_fresh_database(
+    s3, engine_config, app_db, fresh_db_name, mongo_admin, restore_login, tmp_path
+):
+    """Documents written as the app user -> backup -> anonymous HTTP GET of latest.tar.gz ->
+    tar -xzf -> the real mongorestore into a database of another name: the same documents
+    (raw BSON, so types too) and the same indexes."""
     path, config = engine_config
-    write_config(path, {**config, "oplog": True})
-    proc = run_engine("backup", "--config", str(path))
+    seed(app_db)
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    allow_anonymous_downloads(s3, config["bucket"])
+    download = requests.get(f"{ENDPOINT}/{config['bucket']}/backups/latest.tar.gz", timeout=30)
+    assert download.status_code == 200
+    (tmp_path / "latest.tar.gz").write_bytes(download.content)
+    (tmp_path / "unpacked").mkdir()
+    dump_dir = unpack(tmp_path / "latest.tar.gz", tmp_path / "unpacked")
+    proc = mongorestore_into(dump_dir, app_db.name, fresh_db_name, restore_login)
     assert proc.returncode == 0, proc.stderr
+    assert "220 document(s) restored successfully. 0 document(s) failed to restore." in proc.stderr
+    restored, original = snapshot(mongo_admin, fresh_db_name), snapshot(mongo_admin, app_db.name)
+    assert restored == original
+    assert len(original["documents"]["todos"]) == 200
+    assert original["indexes"] == {"todos": ["_id_", "name_1"], "users": ["_id_", "email_1"]}
+
+
+def engine_restore_or_refusal(s3, config, proc):
+    """Until dumps leave admin out (issue 9), the engine's whole-dump restore meets mongorestore's
+    refusal on FerretDB (ADMIN_RESTORE_REFUSAL): check it fails as it should, and xfail."""
+    if dump_holds_admin(s3, config["bucket"], "backups/latest.tar.gz"):
+        assert proc.returncode == 1, proc.stdout
+        log = open(config["log_file"], encoding="utf-8").read()
+        assert ADMIN_RESTORE_REFUSAL in log and "mongorestore failed with exit status 1" in log
+        pytest.xfail(
+            "dumps hold admin/system.users (issue 9); FerretDB has no admin.system.version to restore users with"
+        )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_restore_brings_back_the_same_documents(s3, engine_config, app_db, mongo_admin, restore_login):
+    path, config = engine_config
+    seed(app_db)
+    before = snapshot(mongo_admin, app_db.name)
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    app_db.todos.delete_many({"completed": True})
+    app_db.todos.update_one({}, {"$set": {"name": "changed after the backup"}})
+    app_db.users.drop()
+    user, secret = restore_login
+    proc = run_engine(
+        "restore",
+        "--config",
+        str(path),
+        "--key",
+        "latest",
+        "--drop",
+        "--restore-user",
+        user,
+        "--restore-config",
+        secret,
+    )
+    engine_restore_or_refusal(s3, config, proc)
+    assert snapshot(mongo_admin, app_db.name) == before
+
+
+def test_restore_drops_only_when_asked(s3, engine_config, app_db, restore_login):
+    path, config = engine_config
+    seed(app_db, todos=10, users=1)
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    app_db.todos.insert_one({"_id": "added-after-the-backup"})
+    user, secret = restore_login
+    login = ("--restore-user", user, "--restore-config", secret)
+
+    def todo_ids():
+        return {doc["_id"] for doc in app_db.todos.find({}, {"_id": 1})}
+
+    proc = run_engine("restore", "--config", str(path), *login)
+    engine_restore_or_refusal(s3, config, proc)
+    assert "added-after-the-backup" in todo_ids()  # no --drop: the newer document stays
+    assert run_engine("restore", "--config", str(path), "--drop", *login).returncode == 0
+    assert "added-after-the-backup" not in todo_ids() and len(todo_ids()) == 10
+
+
+def test_oplog_dump_on_replica_set_members(s3, engine_config, app_db, monkeypatch):
+    """FerretDB keeps no oplog, so the real `mongodump --oplog` fails against it; the engine's
+    --oplog path runs here through tests/fixtures/ferretdb_fake_oplog_mongodump (its docstring)."""
+    path, config = engine_config
+    seed(app_db, todos=5, users=1)
+    write_config(path, {**config, "oplog": True, "mongodump_path": str(FERRETDB_FAKE_OPLOG_MONGODUMP)})
+    monkeypatch.setenv("TASKY_REAL_MONGODUMP", str(MONGODUMP))
+    monkeypatch.setenv("PATH", f"{BIN}:{os.environ['PATH']}")  # the wrapper needs pymongo's bson
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "--oplog passed" in open(config["log_file"], encoding="utf-8").read()
     key = summary(proc)["key"]
     archive = s3.get_object(Bucket=config["bucket"], Key=key)["Body"].read()
+    top = key[len("backups/") : -len(".tar.gz")]
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        assert f"{key[len('backups/') : -len('.tar.gz')]}/oplog.bson" in tar.getnames()
+        assert f"{top}/oplog.bson" in tar.getnames()
+        assert f"{top}/{app_db.name}/todos.bson" in tar.getnames()  # and the real dump
 
 
-def test_copies_over_the_copyobject_limit_go_multipart_and_keep_the_metadata(s3, engine_config, monkeypatch):
+def test_real_mongodump_oplog_fails_on_ferretdb(engine_config, app_db):
+    """What the wrapper above stands in for: against FerretDB (no replica set, no oplog) the real
+    mongodump --oplog fails, and the engine reports it as a failed run."""
+    path, config = engine_config
+    seed(app_db, todos=1, users=1)
+    write_config(path, {**config, "oplog": True})
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 1
+    assert "error getting oplog start" in open(config["log_file"], encoding="utf-8").read()
+
+
+def test_copies_over_the_copyobject_limit_go_multipart_and_keep_the_metadata(s3, engine_config, app_db, monkeypatch):
     """Backups over 5 GiB need multipart server-side copies; threshold and part size are lowered
     here so a 24 MiB dump (about 12 MiB of archive, uploaded in 5 MiB parts) takes that path."""
     from tasky_backup import store
@@ -127,9 +240,9 @@ def test_copies_over_the_copyobject_limit_go_multipart_and_keep_the_metadata(s3,
     from tasky_backup.config import load_config
 
     path, config = engine_config
+    seed_bulk(app_db, 24 << 20)
     monkeypatch.setattr(store, "COPY_MULTIPART_THRESHOLD", 5 << 20)
     monkeypatch.setattr(store, "COPY_PART_SIZE", 8 << 20)
-    monkeypatch.setenv("TASKY_STANDIN_BYTES", str(24 << 20))
     result = take_backup(load_config(str(path)))
     bucket = config["bucket"]
     stamped, daily, latest = result["keys"]
@@ -141,11 +254,12 @@ def test_copies_over_the_copyobject_limit_go_multipart_and_keep_the_metadata(s3,
     assert all(h["ETag"].endswith('-2"') for h in heads)
     body = s3.get_object(Bucket=bucket, Key=latest)["Body"].read()
     assert hashlib.sha256(body).hexdigest() == result["sha256"]
-    assert len(s3.list_object_versions(Bucket=bucket, Prefix=stamped).get("Versions", [])) == 1
+    assert len([v for v in s3.list_object_versions(Bucket=bucket, Prefix=stamped).get("Versions", []) if v["Key"] == stamped]) == 1
 
 
-def test_verify_catches_a_corrupted_backup_and_names_a_missing_one(s3, engine_config):
+def test_verify_catches_a_corrupted_backup_and_names_a_missing_one(s3, engine_config, app_db):
     path, config = engine_config
+    seed(app_db, todos=20, users=2)
     assert run_engine("backup", "--config", str(path)).returncode == 0
     bucket, latest = config["bucket"], "backups/latest.tar.gz"
     recorded = s3.head_object(Bucket=bucket, Key=latest)["Metadata"]
@@ -158,20 +272,3 @@ def test_verify_catches_a_corrupted_backup_and_names_a_missing_one(s3, engine_co
     missing = run_engine("verify", "--config", str(path), "--key", "mongodb-backup-19990101-000000.tar.gz")
     assert missing.returncode == 1
     assert "verify failed" in missing.stderr and "NoSuchKey" in missing.stderr
-
-
-def test_restore_drops_only_when_asked(engine_config, tmp_path):
-    path, _config = engine_config
-    assert run_engine("backup", "--config", str(path)).returncode == 0
-    data_file = tmp_path / "standin-data.json"
-    data = json_util.loads(data_file.read_text())
-    data["go-mongodb"]["todos"].append({"_id": "added-after-the-backup"})
-    data_file.write_text(json_util.dumps(data))
-
-    def todo_ids():
-        return {doc["_id"] for doc in json_util.loads(data_file.read_text())["go-mongodb"]["todos"]}
-
-    assert run_engine("restore", "--config", str(path)).returncode == 0
-    assert "added-after-the-backup" in todo_ids()  # no --drop: the newer document stays
-    assert run_engine("restore", "--config", str(path), "--drop").returncode == 0
-    assert "added-after-the-backup" not in todo_ids() and len(todo_ids()) == 200

@@ -4,24 +4,34 @@ import fcntl
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
-from conftest import S3_PORT, keys, run_engine, write_config
+from conftest import S3_PORT, keys, run_engine, seed, seed_bulk, write_config, write_mongo_config
 from outage_proxy import OutageProxy
 
 
+def latest_versions(s3, config):
+    answer = s3.list_object_versions(Bucket=config["bucket"], Prefix="backups/latest.tar.gz")
+    return [v["VersionId"] for v in answer.get("Versions", [])]
+
+
 @pytest.fixture
-def good_backup(s3, engine_config):
-    """A first, successful backup: what `latest.tar.gz` must still be after a failed run."""
+def good_backup(s3, engine_config, app_db):
+    """A first, successful backup of documents the app wrote: what `latest.tar.gz` must still be
+    after a failed run."""
     path, config = engine_config
+    seed(app_db, todos=20, users=2)
     assert run_engine("backup", "--config", str(path)).returncode == 0
     head = s3.head_object(Bucket=config["bucket"], Key="backups/latest.tar.gz")
-    return path, config, head["ETag"], keys(s3, config["bucket"])
+    return path, config, (head["ETag"], latest_versions(s3, config)), keys(s3, config["bucket"])
 
 
-def assert_nothing_changed(s3, config, latest_etag, before):
+def assert_nothing_changed(s3, config, latest, before):
+    etag, versions = latest
     assert keys(s3, config["bucket"]) == before
-    assert s3.head_object(Bucket=config["bucket"], Key="backups/latest.tar.gz")["ETag"] == latest_etag
+    assert s3.head_object(Bucket=config["bucket"], Key="backups/latest.tar.gz")["ETag"] == etag
+    assert latest_versions(s3, config) == versions
     assert s3.list_multipart_uploads(Bucket=config["bucket"]).get("Uploads", []) == []
 
 
@@ -42,10 +52,10 @@ def test_s3_unreachable_before_start(engine_config):
     assert_work_dir_clean(config)
 
 
-def test_s3_going_away_mid_upload(s3, good_backup, monkeypatch):
+def test_s3_going_away_mid_upload(s3, good_backup, app_db):
     path, config, latest_etag, before = good_backup
     # ~24 MiB dump, half incompressible: the archive needs several 5 MiB parts.
-    monkeypatch.setenv("TASKY_STANDIN_BYTES", str(24 << 20))
+    seed_bulk(app_db, 24 << 20)
     proxy = OutageProxy(S3_PORT, fail_after_bytes=7 << 20, down_for=6)
     try:
         write_config(path, {**config, "endpoint_url": proxy.endpoint})
@@ -61,28 +71,33 @@ def test_s3_going_away_mid_upload(s3, good_backup, monkeypatch):
     assert failed_state(config)["status"] == "failed"
 
 
-def test_mongodump_failing(s3, good_backup, monkeypatch):
+def test_mongodump_failing_on_a_wrong_password(s3, good_backup):
+    """A real failure of the real mongodump: the server refuses the backup user's password."""
     path, config, latest_etag, before = good_backup
-    monkeypatch.setenv("TASKY_STANDIN_FAIL", "1")
+    write_mongo_config(Path(config["mongodump_config"]), "not-the-backup-password")
     proc = run_engine("backup", "--config", str(path))
     assert proc.returncode == 1
-    assert "mongodump failed" in failed_state(config)["error"]
-    assert "injected fault" in open(config["log_file"], encoding="utf-8").read()
+    assert "mongodump failed with exit status 1" in failed_state(config)["error"]
+    log = open(config["log_file"], encoding="utf-8").read()
+    # mongodump's own words, in the log.
+    assert "Failed: can't create session" in log and "(AuthenticationFailed) Authentication failed." in log
+    assert "not-the-backup-password" not in log + proc.stdout + proc.stderr
     assert_nothing_changed(s3, config, latest_etag, before)
     assert_work_dir_clean(config)
 
 
-def test_disk_full_during_the_dump(s3, good_backup, monkeypatch, tmp_path):
+def test_disk_full_during_the_dump(s3, good_backup, app_db, tmp_path):
     path, config, latest_etag, before = good_backup
+    seed_bulk(app_db, 4 << 20)
     small = tmp_path / "small-disk"
     small.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
     try:
         write_config(path, {**config, "work_dir": str(small)})
-        monkeypatch.setenv("TASKY_STANDIN_BYTES", str(4 << 20))
         proc = run_engine("backup", "--config", str(path))
         assert proc.returncode == 1
-        assert "No space left on device" in open(config["log_file"], encoding="utf-8").read()
+        # mongodump's own error, as the real tool words it.
+        assert "no space left on device" in open(config["log_file"], encoding="utf-8").read()
         assert_nothing_changed(s3, config, latest_etag, before)
         assert_work_dir_clean({**config, "work_dir": str(small)})
     finally:

@@ -2,8 +2,9 @@
 
 import datetime
 import uuid
+from pathlib import Path
 
-from conftest import CLOUDWATCH_ENDPOINT, run_engine, write_config
+from conftest import CLOUDWATCH_ENDPOINT, run_engine, write_config, write_mongo_config
 
 
 def datapoints(cloudwatch, namespace, name, bucket, statistic="Sum"):
@@ -37,10 +38,10 @@ def test_successful_run_publishes_success_duration_size_and_age(cloudwatch, engi
     assert datapoints(cloudwatch, namespace, "LastSuccessAge", bucket, "Maximum")[0] < 60
 
 
-def test_failed_run_publishes_failure(cloudwatch, engine_config, monkeypatch):
+def test_failed_run_publishes_failure(cloudwatch, engine_config):
     path, config = engine_config
     namespace = with_metrics(path, config, cloudwatch_endpoint_url=CLOUDWATCH_ENDPOINT)
-    monkeypatch.setenv("TASKY_STANDIN_FAIL", "1")
+    write_mongo_config(Path(config["mongodump_config"]), "not-the-backup-password")  # mongodump fails
     assert run_engine("backup", "--config", str(path)).returncode == 1
     assert datapoints(cloudwatch, namespace, "BackupSuccess", config["bucket"]) == [0.0]
     assert datapoints(cloudwatch, namespace, "BackupSize", config["bucket"]) == []

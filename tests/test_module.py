@@ -1,8 +1,23 @@
-"""The tasky_backup module, run ad hoc by Ansible for real (localhost, the lab's S3)."""
+"""The tasky_backup module, run ad hoc by Ansible for real (localhost, the lab's S3, the real
+mongodump/mongorestore against pytest's FerretDB)."""
 
 import json
 
-from conftest import BIN, ROOT, ansible_json, keys
+import pytest
+import requests
+from conftest import (
+    ADMIN_RESTORE_REFUSAL,
+    BIN,
+    ROOT,
+    allow_anonymous_downloads,
+    ansible_json,
+    dump_holds_admin,
+    keys,
+    mongorestore_into,
+    seed,
+    snapshot,
+    unpack,
+)
 
 
 def adhoc(module_args, check=False):
@@ -13,8 +28,9 @@ def adhoc(module_args, check=False):
     return out["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
-def test_module_takes_a_backup_and_returns_keys_urls_and_checksum(s3, engine_config):
+def test_module_takes_a_backup_and_returns_keys_urls_and_checksum(s3, engine_config, app_db):
     path, config = engine_config
+    seed(app_db, todos=5, users=1)
     result = adhoc({"config": str(path)})
     assert result.get("failed") is not True, result.get("msg")
     assert result["changed"] is True
@@ -42,15 +58,47 @@ def test_module_check_mode_changes_nothing(s3, engine_config):
     assert keys(s3, config["bucket"]) == []
 
 
-def test_module_restore(engine_config, tmp_path):
-    path, _config = engine_config
+def test_module_backup_downloads_anonymously_and_restores_every_document(
+    s3, engine_config, app_db, fresh_db_name, mongo_admin, restore_login, tmp_path
+):
+    """The module's backup -> anonymous download of latest.tar.gz -> tar -xzf -> the real
+    mongorestore into a fresh database: the same documents, raw BSON, and the same indexes."""
+    path, config = engine_config
+    seed(app_db)
+    taken = adhoc({"config": str(path)})
+    assert taken["changed"] is True, taken.get("msg")
+    allow_anonymous_downloads(s3, config["bucket"])
+    download = requests.get(taken["urls"][1], timeout=30)
+    assert download.status_code == 200
+    (tmp_path / "latest.tar.gz").write_bytes(download.content)
+    (tmp_path / "unpacked").mkdir()
+    dump_dir = unpack(tmp_path / "latest.tar.gz", tmp_path / "unpacked")
+    assert dump_dir.name == taken["key"][len("backups/") : -len(".tar.gz")]
+    proc = mongorestore_into(dump_dir, app_db.name, fresh_db_name, restore_login)
+    assert proc.returncode == 0, proc.stderr
+    assert snapshot(mongo_admin, fresh_db_name) == snapshot(mongo_admin, app_db.name)
+
+
+def test_module_restore(s3, engine_config, app_db, mongo_admin, restore_login):
+    path, config = engine_config
+    seed(app_db)
+    before = snapshot(mongo_admin, app_db.name)
     adhoc({"config": str(path)})
-    data_file = tmp_path / "standin-data.json"
-    original = data_file.read_text()
-    data_file.write_text('{"go-mongodb": {"todos": []}}')
-    result = adhoc({"config": str(path), "state": "restore", "key": "latest", "drop": True})
-    assert result["changed"] is True and result["drop"] is True
-    assert json.loads(data_file.read_text()) == json.loads(original)
+    app_db.todos.drop()
+    app_db.users.delete_many({})
+    user, secret = restore_login
+    args = {"config": str(path), "state": "restore", "key": "latest", "drop": True}
+    result = adhoc({**args, "restore_user": user, "restore_config": secret})
+    if dump_holds_admin(s3, config["bucket"], "backups/latest.tar.gz"):
+        # Until dumps leave admin out (issue 9): mongorestore refuses to restore its users on
+        # FerretDB (no admin.system.version); the module must fail and say so.
+        assert result["failed"] is True and "mongorestore failed" in result["msg"]
+        assert ADMIN_RESTORE_REFUSAL in open(config["log_file"], encoding="utf-8").read()
+        pytest.xfail(
+            "dumps hold admin/system.users (issue 9); FerretDB has no admin.system.version to restore users with"
+        )
+    assert result["changed"] is True and result["drop"] is True, result.get("msg")
+    assert snapshot(mongo_admin, app_db.name) == before
 
 
 def test_module_bad_input_names_it(engine_config):

@@ -51,9 +51,18 @@ def test_bad_bind_address_and_type_are_refused():
     assert rc != 0 and "mongodb_port" in failures(tasks)[0]
 
 
+def test_bootstrap_user_without_its_password_is_refused():
+    rc, tasks = play({**PASSWORDS, "mongodb_server_install": False, "mongodb_bootstrap_user": "setup"}, check=False)
+    assert rc != 0 and "mongodb_bootstrap_password" in failures(tasks)[0]
+    assert not any(r.get("changed") for _, r in tasks)
+
+
 def test_check_mode_reports_the_config_and_writes_nothing():
-    rc, tasks = play({**PASSWORDS, "mongodb_server_install": False})
+    # Port 9: nothing answers there, as on a fresh host whose server is not installed yet.
+    rc, tasks = play({**PASSWORDS, "mongodb_server_install": False, "mongodb_port": 9})
     assert rc == 0, failures(tasks)
+    (skipped,) = [r for name, r in tasks if name.endswith("Say that check mode cannot show the users")]
+    assert "no server answers on 127.0.0.1:9" in skipped["msg"]
     (conf,) = [r for name, r in tasks if name.endswith("Write mongod.conf (authorization enabled)")]
     assert conf["changed"] is True
     rendered = conf["diff"][0]["after"]

@@ -1,8 +1,10 @@
-"""testinfra fixtures for the converged lab host and the test lab's S3."""
+"""testinfra fixtures for the converged lab host, the test lab's S3 and the host's FerretDB."""
 
 import os
+from pathlib import Path
 
 import boto3
+import pymongo
 import pytest
 import testinfra
 
@@ -14,11 +16,40 @@ BUCKET = "tasky-lab-backups"
 # The lab's throwaway S3 keys (lab/common.sh); moto takes any.
 LAB_ACCESS_KEY = os.environ.get("LAB_ACCESS_KEY", "TASKYLABACCESSKEY000")
 LAB_SECRET_KEY = os.environ.get("LAB_SECRET_KEY", "tasky-lab-throwaway-secret-key-0000000000")
+# The host's database (FerretDB, LAB ONLY) on the shared host network, and the lab inventory's
+# throwaway users (inventory/local/group_vars/all.yml).
+MONGODB_PORT = int(os.environ.get("LAB_MONGODB_PORT", "27117"))
+ADMIN = ("admin", "tasky-lab-admin-password-throwaway", "admin")
+APP = ("tasky", "tasky-lab-app-password-throwaway", "go-mongodb")
+BACKUP = ("backup", "tasky-lab-backup-password-throwaway", "admin")
+BOOTSTRAP = ("lab-setup", "tasky-lab-bootstrap-password-throwaway", "admin")
+# The control node's builds of MongoDB's tools (lab/tools.sh), the same as on the host.
+TOOLS_BIN = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".lab/tools/bin"
+
+
+def mongo_client(login=None):
+    user, password, auth_db = login or (None, None, "admin")
+    return pymongo.MongoClient(
+        host="127.0.0.1",
+        port=MONGODB_PORT,
+        username=user,
+        password=password,
+        authSource=auth_db,
+        directConnection=True,
+        serverSelectionTimeoutMS=5000,
+    )
 
 
 @pytest.fixture(scope="session")
 def lab_host():
     return testinfra.get_host(f"podman://{HOST_NAME}")
+
+
+@pytest.fixture(scope="session")
+def mongo_admin():
+    client = mongo_client(ADMIN)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,17 @@
-"""The backup system on the converged host: files, cron, logrotate, a real run, the module."""
+"""The backup system on the converged host: files, cron, logrotate, a real run of the real
+mongodump against the host's FerretDB, a restore of what it uploaded, the module."""
 
+import datetime
 import json
 import os
 import subprocess
+import uuid
 
+import pytest
 import requests
-from conftest import BUCKET, HOST_NAME, S3_ENDPOINT
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
+from conftest import ADMIN, APP, BUCKET, HOST_NAME, MONGODB_PORT, S3_ENDPOINT, TOOLS_BIN, mongo_client
 
 ENGINE_CONFIG = "/etc/mongodb-backup/backup.json"
 
@@ -43,7 +49,37 @@ def test_logrotate_accepts_the_config(lab_host):
     assert "/var/log/mongodb-backup.log" in result.stderr + result.stdout
 
 
-def test_backup_sh_by_hand_uploads_three_identical_public_objects(lab_host, s3):
+@pytest.fixture(scope="module")
+def seeded():
+    """Documents the application writes: a collection of its database (go-mongodb) written
+    through the host's server as the application user, with an index. Dropped afterwards."""
+    name = f"verify_{uuid.uuid4().hex[:8]}"
+    client = mongo_client(APP)
+    collection = client[APP[2]][name]
+    collection.insert_many(
+        [
+            {
+                "_id": i,
+                "name": f"task {i}",
+                "done": i % 2 == 0,
+                "due": datetime.datetime(2025, 1, 1 + i % 28),
+                "tags": ["a"] * (i % 3),
+            }
+            for i in range(50)
+        ]
+    )
+    collection.create_index("name")
+    yield collection
+    collection.drop()
+    client.close()
+
+
+def raw_documents(client, database, collection):
+    db = client.get_database(database, codec_options=CodecOptions(document_class=RawBSONDocument))
+    return [doc.raw for doc in db[collection].find().sort("_id", 1)]
+
+
+def test_backup_sh_by_hand_uploads_three_identical_public_objects(lab_host, s3, seeded):
     run = lab_host.run("/opt/mongodb-backup/backup.sh")
     assert run.rc == 0, run.stdout + run.stderr
     summary = json.loads(run.stdout.strip().splitlines()[-1][len("SUMMARY ") :])
@@ -54,10 +90,54 @@ def test_backup_sh_by_hand_uploads_three_identical_public_objects(lab_host, s3):
     public = requests.get(f"{S3_ENDPOINT}/{BUCKET}/{latest}", timeout=10)
     assert public.status_code == 200 and public.content == bodies[0]
     listing = lab_host.run(f"curl -s {S3_ENDPOINT}/{BUCKET}/{latest} | tar -tzf -")
-    assert f"{summary['name']}/go-mongodb/todos.bson" in listing.stdout.splitlines()
+    assert f"{summary['name']}/go-mongodb/{seeded.name}.bson" in listing.stdout.splitlines()
     log = lab_host.file("/var/log/mongodb-backup.log").content_string
     assert f"backup {summary['name']} started" in log
+    assert f"done dumping go-mongodb.{seeded.name} (50 documents)" in log
     assert "tasky-lab-backup-password" not in log
+
+
+def test_backup_downloaded_anonymously_restores_every_document(lab_host, seeded, mongo_admin, tmp_path):
+    """The app's documents -> backup.sh on the host -> anonymous download of latest.tar.gz ->
+    tar -xzf -> the real mongorestore into a fresh database of the host's server: the same
+    documents (raw BSON) and indexes."""
+    assert lab_host.run("/opt/mongodb-backup/backup.sh").rc == 0
+    download = requests.get(f"{S3_ENDPOINT}/{BUCKET}/backups/latest.tar.gz", timeout=30)
+    assert download.status_code == 200
+    (tmp_path / "latest.tar.gz").write_bytes(download.content)
+    subprocess.run(["tar", "-xzf", str(tmp_path / "latest.tar.gz"), "-C", str(tmp_path)], check=True)
+    (dump_dir,) = tmp_path.glob("mongodb-backup-*/")
+    target = f"restored_{seeded.name}"
+    secret = tmp_path / "restore.yaml"
+    secret.write_text(f"password: {ADMIN[1]}\n")
+    secret.chmod(0o600)
+    ns = f"go-mongodb.{seeded.name}"
+    try:
+        proc = subprocess.run(
+            [
+                str(TOOLS_BIN / "mongorestore"),
+                "--host=127.0.0.1",
+                f"--port={MONGODB_PORT}",
+                f"--username={ADMIN[0]}",
+                "--authenticationDatabase=admin",
+                f"--config={secret}",
+                f"--nsInclude={ns}",
+                f"--nsFrom={ns}",
+                f"--nsTo={target}.{seeded.name}",
+                str(dump_dir),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        restored = raw_documents(mongo_admin, target, seeded.name)
+        assert len(restored) == 50 and restored == raw_documents(mongo_admin, "go-mongodb", seeded.name)
+        indexes = sorted(ix["name"] for ix in mongo_admin[target][seeded.name].list_indexes())
+        assert indexes == ["_id_", "name_1"]
+    finally:
+        mongo_admin.drop_database(target)
 
 
 def test_status_check_reports_the_last_backup(lab_host):

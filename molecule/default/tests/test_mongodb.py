@@ -1,8 +1,17 @@
-"""The mongodb role on the lab host: everything but the MongoDB packages and server."""
+"""The mongodb role on the lab host: mongod's configuration, and the users it created on the
+host's database server, which in the lab is FerretDB (LAB ONLY, lab/playbooks/mongodb-lab.yml)."""
 
+import pytest
 import yaml
+from conftest import ADMIN, APP, BACKUP, BOOTSTRAP, MONGODB_PORT, mongo_client
+from pymongo.errors import OperationFailure
 
-LAB_PASSWORDS = ("tasky-lab-admin-password", "tasky-lab-app-password", "tasky-lab-backup-password")
+LAB_PASSWORDS = (
+    "tasky-lab-admin-password",
+    "tasky-lab-app-password",
+    "tasky-lab-backup-password",
+    "tasky-lab-bootstrap-password",
+)
 
 
 def test_mongod_conf_enables_authorization(lab_host):
@@ -10,7 +19,7 @@ def test_mongod_conf_enables_authorization(lab_host):
     assert (conf_file.user, conf_file.mode) == ("root", 0o644)
     conf = yaml.safe_load(conf_file.content_string)
     assert conf["security"]["authorization"] == "enabled"
-    assert conf["net"]["bindIp"].split(",")[0] == "127.0.0.1" and conf["net"]["port"] == 27017
+    assert conf["net"]["bindIp"].split(",")[0] == "127.0.0.1" and conf["net"]["port"] == MONGODB_PORT
     assert conf["systemLog"]["path"] == "/var/log/mongodb/mongod.log"
     assert conf["systemLog"]["logRotate"] == "reopen"
     assert conf["storage"]["dbPath"] == "/var/lib/mongodb"
@@ -30,11 +39,53 @@ def test_mongod_log_rotation_reopens_instead_of_truncating(lab_host):
     assert result.rc == 0, result.stderr
 
 
-def test_no_password_outside_the_root_only_credentials_file(lab_host):
-    hits = lab_host.run("grep -rlF -e %s -e %s -e %s /etc /opt /var/log", *LAB_PASSWORDS).stdout.split()
-    assert hits == ["/etc/mongodb-backup/mongodump.yaml"]
+def test_no_password_outside_the_root_only_credentials_files(lab_host):
+    hits = lab_host.run("grep -rlF -e %s -e %s -e %s -e %s /etc /opt /var/log", *LAB_PASSWORDS).stdout.split()
+    # The backup's mongodump --config file, and FerretDB's setup password (LAB ONLY).
+    assert sorted(hits) == ["/etc/ferretdb/ferretdb.env", "/etc/mongodb-backup/mongodump.yaml"]
+    for path in hits:
+        f = lab_host.file(path)
+        assert (f.user, f.group, f.mode) == ("root", "root", 0o600), path
 
 
-def test_lab_host_has_the_stand_in_not_mongodb(lab_host):
-    assert "TEST FIXTURE" in lab_host.file("/usr/local/bin/mongodump").content_string
+def test_the_database_is_ferretdb_run_as_its_own_user_not_mongod(lab_host):
+    service = lab_host.service("ferretdb")
+    assert service.is_running and service.is_enabled
+    (process,) = lab_host.process.filter(comm="ferretdb")
+    assert process.user == "ferretdb"
+    assert (
+        f"--listen-addr=127.0.0.1:{MONGODB_PORT}" in process.args
+        and "--sqlite-url=file:/var/lib/mongodb/" in process.args
+    )
+    assert "password" not in process.args.lower()
+    data = lab_host.file("/var/lib/mongodb")
+    assert (data.user, data.mode) == ("ferretdb", 0o750)  # the mongodb role left its owner alone
+    assert lab_host.run("ferretdb --version").stdout.startswith("version: v1.24.2")
     assert not lab_host.package("mongodb-org").is_installed
+
+
+def test_real_mongodb_tools_where_the_packages_put_them(lab_host):
+    for tool in ("mongodump", "mongorestore"):
+        out = lab_host.run(f"/usr/bin/{tool} --version")
+        assert out.rc == 0 and out.stdout.splitlines()[0] == f"{tool} version: 100.11.0"
+
+
+def test_unauthenticated_commands_are_refused():
+    with mongo_client() as anonymous, pytest.raises(OperationFailure) as refused:
+        anonymous.admin.command("listDatabases")
+    assert refused.value.code == 13  # Unauthorized
+
+
+def test_wrong_password_is_refused():
+    with mongo_client((APP[0], "not-the-password", APP[2])) as client, pytest.raises(OperationFailure) as refused:
+        client.admin.command("ping")
+    assert refused.value.code == 18  # AuthenticationFailed
+
+
+def test_the_role_created_its_three_users_and_they_log_in(mongo_admin):
+    users = {(u["user"], u["db"]) for u in mongo_admin.admin.command("usersInfo", {"forAllDBs": True})["users"]}
+    assert {(ADMIN[0], "admin"), (APP[0], "go-mongodb"), (BACKUP[0], "admin")} <= users
+    assert users - {(ADMIN[0], "admin"), (APP[0], "go-mongodb"), (BACKUP[0], "admin")} == {(BOOTSTRAP[0], "admin")}
+    for login in (ADMIN, APP, BACKUP):
+        with mongo_client(login) as client:
+            assert client.admin.command("ping")["ok"] == 1.0

@@ -2,10 +2,13 @@
 and a backup that restores to the same documents."""
 
 import json
+import os
 
 import testinfra
 
 HOST = testinfra.get_host("podman://tasky-online-mongodb1")
+# The inventory's mongodb_port follows LAB_MONGODB_PORT (make test's lab: 27117).
+PORT = int(os.environ.get("LAB_MONGODB_PORT", "27017"))
 ADMIN = ("admin", "tasky-lab-admin-password-throwaway")
 BACKUP = ("backup", "tasky-lab-backup-password-throwaway")
 APP = ("tasky", "tasky-lab-app-password-throwaway", "go-mongodb")
@@ -13,7 +16,7 @@ APP = ("tasky", "tasky-lab-app-password-throwaway", "go-mongodb")
 
 def mongosh(script, user=None, db="admin"):
     auth = f"-u {user[0]} -p {user[1]} --authenticationDatabase {db}" if user else ""
-    return HOST.run(f"mongosh --quiet {auth} --eval {json.dumps(script)}")
+    return HOST.run(f"mongosh --quiet --port {PORT} {auth} --eval {json.dumps(script)}")
 
 
 def test_mongod_runs_with_authorization():
