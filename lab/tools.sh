@@ -30,14 +30,24 @@ FERRETDB_SUM=h1:trrUU0LbmusMbyubhPS1IELncvrIwKrsRT2LW1UUWCw=
 # Bump when the lab's FerretDB recipe (its patch, flags) changes: the cache key changes with it.
 FERRETDB_LAB_REVISION=lab1
 GO_MIN_MINOR=24 # FerretDB 1.24's go.mod asks for go 1.24
-# The mongodb role's pymongo (its mongodb_pymongo_version): the lab host gets it as wheels from
-# here, because PyPI's TLS does not verify from inside the lab container on these machines.
-PYMONGO_VERSION=$(sed -n 's/^mongodb_pymongo_version: "\(.*\)"$/\1/p' "$LAB_ROOT/roles/mongodb/defaults/main.yml")
+# The Python packages the roles pip-install on the lab host (the mongodb role's pymongo, the
+# mongodb_backup role's pinned engine libraries): the lab host gets them as wheels from here,
+# because PyPI's TLS does not verify from inside the lab container on these machines.
+host_python_packages() {
+  "$LAB_ROOT/.venv/bin/python" - "$LAB_ROOT" <<'PY'
+import sys, yaml
+root = sys.argv[1]
+mongodb = yaml.safe_load(open(f"{root}/roles/mongodb/defaults/main.yml"))
+backup = yaml.safe_load(open(f"{root}/roles/mongodb_backup/defaults/main.yml"))
+print("\n".join(sorted({f"pymongo=={mongodb['mongodb_pymongo_version']}", *backup["mongodb_backup_python_packages"]})))
+PY
+}
 # ------------------------------------------------------------------------------------------------
 
 TOOLS_DIR=${LAB_TOOLS_DIR:-$LAB_ROOT/.lab/tools}
 MONGO_TOOLS_OUT=$TOOLS_DIR/mongo-tools-$MONGO_TOOLS_VERSION
-WHEELS_OUT=$TOOLS_DIR/wheels-pymongo-$PYMONGO_VERSION
+HOST_PACKAGES=$(host_python_packages) || { echo "cannot read the roles' Python pins" >&2; exit 1; }
+WHEELS_OUT=$TOOLS_DIR/wheels-$(printf '%s\n' "$HOST_PACKAGES" | sha256sum | cut -c1-12)
 FERRETDB_OUT=$TOOLS_DIR/ferretdb-$FERRETDB_VERSION-$FERRETDB_LAB_REVISION
 BIN_DIR=$TOOLS_DIR/bin
 
@@ -113,18 +123,18 @@ build_ferretdb() {
   rmdir "$(dirname "$work")" 2>/dev/null || true
 }
 
-# pymongo and its dependencies as wheels for the lab host's Python (Debian 12: CPython 3.11, like
-# the control machine's .venv), fetched with pip from PyPI on the control machine.
+# Those packages and their dependencies as wheels for the lab host's Python (Debian 12: CPython
+# 3.11, like the control machine's .venv), fetched with pip from PyPI on the control machine.
 fetch_wheels() {
-  [ -n "$PYMONGO_VERSION" ] || die "cannot read mongodb_pymongo_version from roles/mongodb/defaults/main.yml"
   if [ -f "$WHEELS_OUT/.complete" ]; then
-    log "reusing pymongo $PYMONGO_VERSION wheels for the lab host ($WHEELS_OUT)"
+    log "reusing the lab host's wheels ($WHEELS_OUT)"
     return
   fi
-  log "fetching pymongo $PYMONGO_VERSION wheels for the lab host"
+  log "fetching wheels for the lab host: $(echo $HOST_PACKAGES)"
   rm -rf "$WHEELS_OUT" && mkdir -p "$WHEELS_OUT"
+  # shellcheck disable=SC2086 # one requirement a word
   "$LAB_ROOT/.venv/bin/pip" download -q --only-binary=:all: --python-version 3.11 \
-    --dest "$WHEELS_OUT" "pymongo==$PYMONGO_VERSION" || die "pip download of pymongo $PYMONGO_VERSION failed"
+    --dest "$WHEELS_OUT" $HOST_PACKAGES || die "pip download of $(echo $HOST_PACKAGES) failed"
   touch "$WHEELS_OUT/.complete"
 }
 

@@ -8,12 +8,14 @@ config path pointed into tmp_path. No S3, no lab, no containers.
 
 import copy
 import json
+import os
 import stat
 import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 from conftest import BIN, ansible_json
 
 # A copy of the agent's schema (MIT licence; SOURCE.md beside it names the commit).
@@ -27,10 +29,12 @@ LOG_FILES = {
 }
 
 
-def run_role(workdir, *args, **role_vars):
-    """Runs the role on localhost with install off; returns (rc, JSON output, config path)."""
+def run_role(workdir, *args, facts=None, **role_vars):
+    """Runs the role on localhost with install off; returns (rc, JSON output, config path).
+
+    facts, when given, stand in for the host's ansible_facts (the role then gathers nothing)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "etc" / "amazon-cloudwatch-agent.json"
+    config = workdir / "etc" / "amazon-cloudwatch-agent" / "tasky.json"
     play = {
         "name": "Render the CloudWatch agent config",
         "hosts": "localhost",
@@ -46,7 +50,10 @@ def run_role(workdir, *args, **role_vars):
     playbook = workdir / "play.yml"
     playbook.write_text(json.dumps([play]))  # JSON is YAML
     cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook), *args]
-    cmd += ["-e", json.dumps({"ansible_python_interpreter": sys.executable})]
+    extra = {"ansible_python_interpreter": sys.executable}
+    if facts is not None:
+        extra["ansible_facts"] = facts
+    cmd += ["-e", json.dumps(extra)]
     rc, out = ansible_json(cmd)
     return rc, out, config
 
@@ -112,7 +119,9 @@ def test_memory_and_data_volume_metrics_with_instance_id(rendered):
     assert metrics["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
     assert metrics["metrics_collected"]["mem"]["measurement"] == ["mem_used_percent"]
     disk = metrics["metrics_collected"]["disk"]
-    assert (disk["measurement"], disk["resources"]) == (["used_percent"], ["/var/lib/mongodb"])
+    # One mount point, from this machine's mounts (the cases are below, with given mounts).
+    assert disk["measurement"] == ["used_percent"]
+    assert len(disk["resources"]) == 1 and disk["resources"][0].startswith("/")
     assert rendered["config"]["agent"]["metrics_collection_interval"] == 60
 
 
@@ -225,3 +234,87 @@ def test_check_mode_reports_the_change_and_writes_nothing(tmp_path):
     assert rc == 0, failures(out)
     assert out["stats"]["localhost"]["changed"] >= 1
     assert not config.parent.exists()
+
+
+# The source config survives `amazon-cloudwatch-agent-ctl -a fetch-config`, which (multi_config
+# "default") runs `rm -f /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json` and
+# replaces every file in etc/amazon-cloudwatch-agent.d/ after reading the new config.
+CTL_CONF_DIR = "/opt/aws/amazon-cloudwatch-agent/etc"
+ROLE = Path(__file__).resolve().parents[1] / "roles/cloudwatch_agent"
+
+
+def test_default_config_source_is_outside_what_fetch_config_deletes():
+    defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
+    path = defaults["cloudwatch_agent_config_path"]
+    assert path == "/etc/amazon-cloudwatch-agent/tasky.json"
+    assert not os.path.normpath(path).startswith(CTL_CONF_DIR + "/")
+    handler = yaml.safe_load((ROLE / "handlers/main.yml").read_text())[0]
+    assert handler["ansible.builtin.command"]["argv"][-1] == "file:{{ cloudwatch_agent_config_path }}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{CTL_CONF_DIR}/amazon-cloudwatch-agent.json",
+        f"{CTL_CONF_DIR}/amazon-cloudwatch-agent.d/file_tasky.json",
+        f"{CTL_CONF_DIR}/../etc/tasky.json",
+    ],
+    ids=["the-file-ctl-removes", "ctl-config-dir", "dotdot"],
+)
+def test_config_path_where_fetch_config_deletes_is_refused(tmp_path, path):
+    rc, out, _ = run_role(tmp_path, cloudwatch_agent_config_path=path)
+    assert rc != 0
+    (msg,) = failures(out)
+    assert "cloudwatch_agent_config_path" in msg and "fetch-config" in msg
+    assert not any(r.get("changed") for _, r in results(out))
+
+
+# The data volume metric: the mount point holding MongoDB's data path, from the host's mounts
+# (the agent's disk resources are mount points).
+def facts(os_family, *mounts):
+    return {
+        "os_family": os_family,
+        "architecture": "x86_64",
+        "distribution": "Rocky" if os_family == "RedHat" else "Debian",
+        "mounts": [{"mount": m, "device": "/dev/xvda1", "fstype": "xfs"} for m in mounts],
+    }
+
+
+@pytest.mark.parametrize(
+    ("host_facts", "role_vars", "resource"),
+    [
+        (facts("RedHat", "/", "/var/lib/mongo"), {}, "/var/lib/mongo"),
+        (facts("RedHat", "/"), {}, "/"),
+        (facts("Debian", "/", "/var/lib/mongodb"), {}, "/var/lib/mongodb"),
+        (facts("Debian", "/", "/var/lib/mongo"), {}, "/"),  # RedHat's path mounted, Debian's data on /
+        (facts("Debian", "/", "/var"), {}, "/var"),
+        (facts("Debian", "/", "/var", "/var/lib/mongodb2"), {}, "/var"),  # a sibling is no parent
+        (facts("Debian"), {}, "/"),  # no device mounts seen (a container's overlay root)
+        (facts("Debian", "/", "/data"), {"mongodb_data_path": "/data/db/"}, "/data"),
+        (facts("Debian", "/", "/var/lib/mongodb"), {"cloudwatch_agent_data_volume": "/srv"}, "/srv"),
+    ],
+    ids=[
+        "redhat-data-volume",
+        "redhat-root",
+        "debian-data-volume",
+        "debian-other-path-mounted",
+        "parent-mount",
+        "sibling-not-parent",
+        "no-mounts",
+        "mongodb_data_path-followed",
+        "explicit-override",
+    ],
+)
+def test_disk_metric_is_the_mount_holding_mongodb_data(tmp_path, validator, host_facts, role_vars, resource):
+    rc, out, config = run_role(tmp_path, facts=host_facts, **role_vars)
+    assert rc == 0, failures(out)
+    rendered = json.loads(config.read_text())
+    assert rendered["metrics"]["metrics_collected"]["disk"]["resources"] == [resource]
+    assert list(validator.iter_errors(rendered)) == []
+
+
+def test_relative_data_path_is_refused(tmp_path):
+    rc, out, _ = run_role(tmp_path, facts=facts("Debian", "/"), mongodb_data_path="var/lib/mongodb")
+    assert rc != 0
+    (msg,) = failures(out)
+    assert "cloudwatch_agent_data_path" in msg

@@ -7,9 +7,14 @@ from conftest import BUCKET
 
 
 def test_cloudwatch_agent_config_is_rendered_but_agent_not_installed(lab_host):
-    f = lab_host.file("/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json")
-    assert f.is_file and f.user == "root" and f.mode == 0o644
-    entries = json.loads(f.content_string)["logs"]["logs_collected"]["files"]["collect_list"]
+    # The source config lives outside /opt/aws/amazon-cloudwatch-agent/etc/, where
+    # `amazon-cloudwatch-agent-ctl -a fetch-config` deletes and rewrites files on every load.
+    f = lab_host.file("/etc/amazon-cloudwatch-agent/tasky.json")
+    assert f.is_file and f.user == "root" and f.group == "root" and f.mode == 0o644
+    assert lab_host.file("/etc/amazon-cloudwatch-agent").mode == 0o755
+    assert not lab_host.file("/opt/aws/amazon-cloudwatch-agent/etc").exists
+    config = json.loads(f.content_string)
+    entries = config["logs"]["logs_collected"]["files"]["collect_list"]
     assert {e["file_path"] for e in entries} == {
         "/var/log/mongodb-backup.log",
         "/var/log/mongodb/mongod.log",
@@ -17,6 +22,16 @@ def test_cloudwatch_agent_config_is_rendered_but_agent_not_installed(lab_host):
     }
     assert {e["log_group_name"] for e in entries} == {"/aws/ec2/mongodb"}
     assert not lab_host.package("amazon-cloudwatch-agent").is_installed
+
+
+def test_disk_metric_watches_the_mount_holding_mongodb_data(lab_host):
+    """The agent names disks by mount point: the one holding the mongodb role's data path, as
+    the host's own findmnt sees it (the container's root here)."""
+    config = json.loads(lab_host.file("/etc/amazon-cloudwatch-agent/tasky.json").content_string)
+    data_path = "/var/lib/mongodb"  # the mongodb role's mongodb_data_path on Debian
+    assert lab_host.file(data_path).is_directory
+    mount = lab_host.check_output(f"findmnt -n -o TARGET --target {data_path}")
+    assert config["metrics"]["metrics_collected"]["disk"]["resources"] == [mount]
 
 
 def test_backups_publish_metrics_that_read_back(lab_host, cloudwatch):
