@@ -15,6 +15,10 @@ LAB_FERRETDB_PORT=${LAB_FERRETDB_PORT:-27190}
 # Throwaway credentials of the offline lab's S3 user; they protect nothing outside this machine.
 LAB_ACCESS_KEY=${LAB_ACCESS_KEY:-TASKYLABACCESSKEY000}
 LAB_SECRET_KEY=${LAB_SECRET_KEY:-tasky-lab-throwaway-secret-key-0000000000}
+# The lab hosts' own S3 user: no rights of its own, only what the bucket policy grants it (the
+# backup_bucket role's backup_bucket_host_actions), as an instance role would in production.
+LAB_HOST_ACCESS_KEY=${LAB_HOST_ACCESS_KEY:-TASKYLABHOSTKEY00000}
+LAB_HOST_SECRET_KEY=${LAB_HOST_SECRET_KEY:-tasky-lab-host-throwaway-secret-key-00000}
 LAB_REGION=${LAB_REGION:-us-east-1}
 # Throwaway password of the setup (bootstrap) user of pytest's FerretDB on 127.0.0.1.
 LAB_FERRETDB_SETUP_USER=${LAB_FERRETDB_SETUP_USER:-lab-setup}

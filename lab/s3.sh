@@ -108,6 +108,11 @@ s3_up() {
     radosgw-admin user create --uid=tasky-lab --display-name="tasky lab" \
       --access-key="$LAB_ACCESS_KEY" --secret-key="$LAB_SECRET_KEY" >/dev/null
   fi
+  # The lab hosts' user: owns no bucket, has only what bucket policies grant it.
+  if ! radosgw-admin user info --uid=tasky-lab-host >/dev/null 2>&1; then
+    radosgw-admin user create --uid=tasky-lab-host --display-name="tasky lab hosts" --max-buckets=0 \
+      --access-key="$LAB_HOST_ACCESS_KEY" --secret-key="$LAB_HOST_SECRET_KEY" >/dev/null
+  fi
   log "S3 endpoint: http://127.0.0.1:$LAB_S3_PORT"
 }
 

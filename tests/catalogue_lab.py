@@ -16,7 +16,7 @@ from tasky_backup.catalogue import catalogue_after_backup
 from tasky_backup.config import check_config
 from tasky_backup.dump import dump_summary
 from tasky_backup.facts import dump_facts
-from tasky_backup.store import names_for
+from tasky_backup.store import Writes, names_for
 
 UTC = datetime.timezone.utc
 FAKE_MONGODUMP = "#!/bin/sh\necho 'mongodump version: 100.11.0'\necho 'git version: test'\n"
@@ -82,8 +82,9 @@ def fake_backup(config, client, tmp_path, when, databases, host="db-test-1"):
     dump_dir = make_dump(tmp_path / f"dump-{names['name']}", names["name"], databases)
     _files, dump_bytes = dump_summary(dump_dir)
     metadata = {"tasky-backup": names["name"], "dump-bytes": str(dump_bytes), "deployment": host, "host": host}
-    sha256, size = upload_archive(config, client, key, str(dump_dir), dump_bytes, metadata)
-    publish(config, client, key, names, metadata)
+    written = Writes(client, config["bucket"], config["s3_patience_s"])
+    sha256, size = upload_archive(config, client, key, str(dump_dir), dump_bytes, metadata, written)
+    publish(config, client, key, names, metadata, written)
     result = {
         "status": "success",
         "name": names["name"],

@@ -340,17 +340,11 @@ def mongorestore_into(dump_dir, source_db, target_db, login):
     return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
 
 
-# Until the engine dumps the application databases only (issue 9), every dump holds
-# admin/system.users. mongorestore restores users only together with admin.system.version,
-# which FerretDB does not have, so it refuses a whole-dump restore on FerretDB with this.
-ADMIN_RESTORE_REFUSAL = "cannot restore users of auth version 1 to a server of auth version 5"
-
-
-def dump_holds_admin(s3, bucket, key):
-    """Whether the archive at key has an admin/ folder (what the engine's restore hands mongorestore)."""
+def archive_folders(s3, bucket, key):
+    """The database folders in the archive at key (mongodb-backup-*/<db>/...)."""
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
-        return any(name.split("/")[1:2] == ["admin"] for name in tar.getnames())
+        return {name.split("/")[1] for name in tar.getnames() if name.count("/") >= 2}
 
 
 def write_config(path, config):

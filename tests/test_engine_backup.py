@@ -10,17 +10,14 @@ import re
 import tarfile
 
 import bson
-import pytest
 import requests
 from conftest import (
-    ADMIN_RESTORE_REFUSAL,
     BIN,
     ENDPOINT,
     FERRETDB_FAKE_OPLOG_MONGODUMP,
     MONGODUMP,
     RAW,
     allow_anonymous_downloads,
-    dump_holds_admin,
     keys,
     mongorestore_into,
     run_engine,
@@ -146,21 +143,8 @@ def test_anonymous_download_restores_every_document_into_a_fresh_database(
     assert original["indexes"] == {"todos": ["_id_", "name_1"], "users": ["_id_", "email_1"]}
 
 
-def engine_restore_or_refusal(s3, config, proc):
-    """Until dumps leave admin out (issue 9), the engine's whole-dump restore meets mongorestore's
-    refusal on FerretDB (ADMIN_RESTORE_REFUSAL): check it fails as it should, and xfail."""
-    if dump_holds_admin(s3, config["bucket"], "backups/latest.tar.gz"):
-        assert proc.returncode == 1, proc.stdout
-        log = open(config["log_file"], encoding="utf-8").read()
-        assert ADMIN_RESTORE_REFUSAL in log and "mongorestore failed with exit status 1" in log
-        pytest.xfail(
-            "dumps hold admin/system.users (issue 9); FerretDB has no admin.system.version to restore users with"
-        )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
 def test_restore_brings_back_the_same_documents(s3, engine_config, app_db, mongo_admin, restore_login):
-    path, config = engine_config
+    path, _config = engine_config
     seed(app_db)
     before = snapshot(mongo_admin, app_db.name)
     assert run_engine("backup", "--config", str(path)).returncode == 0
@@ -180,12 +164,15 @@ def test_restore_brings_back_the_same_documents(s3, engine_config, app_db, mongo
         "--restore-config",
         secret,
     )
-    engine_restore_or_refusal(s3, config, proc)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert snapshot(mongo_admin, app_db.name) == before
 
 
 def test_restore_drops_only_when_asked(s3, engine_config, app_db, restore_login):
-    path, config = engine_config
+    """Without --drop, mongorestore keeps what is there and refuses the documents already in it
+    (duplicate _id): it exits 0 on that, so the engine counts them and fails the restore, naming
+    the number; with --drop the collections are replaced by the backup's."""
+    path, _config = engine_config
     seed(app_db, todos=10, users=1)
     assert run_engine("backup", "--config", str(path)).returncode == 0
     app_db.todos.insert_one({"_id": "added-after-the-backup"})
@@ -196,8 +183,9 @@ def test_restore_drops_only_when_asked(s3, engine_config, app_db, restore_login)
         return {doc["_id"] for doc in app_db.todos.find({}, {"_id": 1})}
 
     proc = run_engine("restore", "--config", str(path), *login)
-    engine_restore_or_refusal(s3, config, proc)
-    assert "added-after-the-backup" in todo_ids()  # no --drop: the newer document stays
+    assert proc.returncode == 1
+    assert "mongorestore could not restore 11 document(s) (0 restored)" in proc.stderr
+    assert "added-after-the-backup" in todo_ids()  # no --drop: nothing was dropped
     assert run_engine("restore", "--config", str(path), "--drop", *login).returncode == 0
     assert "added-after-the-backup" not in todo_ids() and len(todo_ids()) == 10
 

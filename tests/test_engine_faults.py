@@ -1,61 +1,75 @@
-"""Faults: each run fails non-zero and leaves nothing lost or half-written."""
+"""Faults: each failed run exits 1, records the failure (state, log, SUMMARY) and loses nothing.
 
-import fcntl
+Every fault test starts from a bucket holding an earlier good backup of the same day (so a
+failed run that overwrote latest or daily-* would show) and ends with one check of everything
+that must be as it was (nothing_lost.py). The faults are real where a real part can fail on
+demand: S3 (RGW) taken away or refused through a proxy, MongoDB (FerretDB) cut off or hung
+through a proxy, a disk filled, a wrong password, signals.
+"""
+
 import json
 import os
+import re
+import signal
 import subprocess
-from pathlib import Path
+import sys
+import threading
+import time
 
 import pytest
-from conftest import S3_PORT, keys, run_engine, seed, seed_bulk, write_config, write_mongo_config
+from conftest import MONGODB_PORT, S3_PORT, run_engine, seed, seed_bulk, write_config, write_mongo_config
+from fault_proxy import FaultProxy, copy_to
+from nothing_lost import assert_nothing_lost, snapshot
 from outage_proxy import OutageProxy
-
-
-def latest_versions(s3, config):
-    answer = s3.list_object_versions(Bucket=config["bucket"], Prefix="backups/latest.tar.gz")
-    return [v["VersionId"] for v in answer.get("Versions", [])]
 
 
 @pytest.fixture
 def good_backup(s3, engine_config, app_db):
-    """A first, successful backup of documents the app wrote: what `latest.tar.gz` must still be
-    after a failed run."""
+    """A first, successful backup of documents the app wrote, then a snapshot of everything a
+    failed run must leave as it is."""
     path, config = engine_config
     seed(app_db, todos=20, users=2)
-    assert run_engine("backup", "--config", str(path)).returncode == 0
-    head = s3.head_object(Bucket=config["bucket"], Key="backups/latest.tar.gz")
-    return path, config, (head["ETag"], latest_versions(s3, config)), keys(s3, config["bucket"])
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 0, proc.stdout
+    return path, config, snapshot(s3, config["bucket"], config)
 
 
-def assert_nothing_changed(s3, config, latest, before):
-    etag, versions = latest
-    assert keys(s3, config["bucket"]) == before
-    assert s3.head_object(Bucket=config["bucket"], Key="backups/latest.tar.gz")["ETag"] == etag
-    assert latest_versions(s3, config) == versions
-    assert s3.list_multipart_uploads(Bucket=config["bucket"]).get("Uploads", []) == []
+def summary(proc):
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("SUMMARY ")]
+    return json.loads(line[len("SUMMARY ") :])
 
 
-def assert_work_dir_clean(config):
-    assert not os.path.exists(config["work_dir"]) or os.listdir(config["work_dir"]) == []
+def assert_failure_recorded(proc, config, words):
+    """Exit 1, a SUMMARY line, the state file and the log all say the run failed, and why."""
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert summary(proc)["status"] == "failed" and words in summary(proc)["error"]
+    with open(config["state_file"], encoding="utf-8") as handle:
+        last_run = json.load(handle)["last_run"]
+    assert last_run["status"] == "failed" and words in last_run["error"]
+    with open(config["log_file"], encoding="utf-8") as handle:
+        assert "ERROR backup failed: " in handle.read()
+    assert "Traceback" not in proc.stdout + proc.stderr
 
 
-def failed_state(config):
-    return json.load(open(config["state_file"], encoding="utf-8"))["last_run"]
+def log_of(config):
+    with open(config["log_file"], encoding="utf-8") as handle:
+        return handle.read()
 
 
-def test_s3_unreachable_before_start(engine_config):
+def test_s3_unreachable_before_start(engine_config, app_db):
     path, config = engine_config
+    seed(app_db, todos=1, users=1)
     write_config(path, {**config, "endpoint_url": "http://127.0.0.1:9"})  # nothing listens there
     proc = run_engine("backup", "--config", str(path))
-    assert proc.returncode == 1
-    assert "not reachable" in failed_state(config)["error"]
-    assert_work_dir_clean(config)
+    assert_failure_recorded(proc, config, "not reachable")
+    assert os.listdir(config["work_dir"]) == []
 
 
-def test_s3_going_away_mid_upload(s3, good_backup, app_db):
-    path, config, latest_etag, before = good_backup
-    # ~24 MiB dump, half incompressible: the archive needs several 5 MiB parts.
-    seed_bulk(app_db, 24 << 20)
+def test_a_short_s3_outage_mid_upload_is_ridden_out(s3, good_backup, app_db):
+    """S3 drops every connection after 7 MiB and refuses new ones for 6 s: the parts in memory
+    are retried until it is back, and the backup completes and verifies."""
+    path, config, _before = good_backup
+    seed_bulk(app_db, 24 << 20)  # half incompressible: the archive needs several 5 MiB parts
     proxy = OutageProxy(S3_PORT, fail_after_bytes=7 << 20, down_for=6)
     try:
         write_config(path, {**config, "endpoint_url": proxy.endpoint})
@@ -63,57 +77,343 @@ def test_s3_going_away_mid_upload(s3, good_backup, app_db):
     finally:
         proxy.close()
     assert proxy.outages == 1
-    assert proc.returncode == 1, proc.stdout
-    log = open(config["log_file"], encoding="utf-8").read()
-    assert "aborted the multipart upload" in log
-    assert_nothing_changed(s3, config, latest_etag, before)
-    assert_work_dir_clean(config)
-    assert failed_state(config)["status"] == "failed"
+    assert proc.returncode == 0, proc.stdout
+    log = log_of(config)
+    assert "S3 went away during" in log and re.search(r"S3 came back after \d+ s during", log)
+    assert run_engine("verify", "--config", str(path), "--key", summary(proc)["key"]).returncode == 0
 
 
-def test_mongodump_failing_on_a_wrong_password(s3, good_backup):
-    """A real failure of the real mongodump: the server refuses the backup user's password."""
-    path, config, latest_etag, before = good_backup
-    write_mongo_config(Path(config["mongodump_config"]), "not-the-backup-password")
+def test_an_s3_outage_longer_than_the_patience_fails_and_loses_nothing(s3, good_backup, app_db):
+    path, config, before = good_backup
+    seed_bulk(app_db, 24 << 20)
+    proxy = OutageProxy(S3_PORT, fail_after_bytes=7 << 20, down_for=12)
+    try:
+        write_config(path, {**config, "endpoint_url": proxy.endpoint, "s3_patience_s": 2})
+        proc = run_engine("backup", "--config", str(path))
+    finally:
+        proxy.close()
+    assert_failure_recorded(proc, config, "S3 did not come back within 2 s")
+    assert "aborted the multipart upload" in log_of(config)  # once S3 was back (the abort waits a minute)
+    assert_nothing_lost(s3, config["bucket"], config, before)
+
+
+STAMPED = r"backups/mongodb-backup-\d{8}-\d{6}\.tar\.gz"
+
+
+def copy_to_pattern(pattern):
+    def rule(method, path, headers):
+        target = path.split("?", 1)[0]
+        if method == "PUT" and headers.get("x-amz-copy-source") and re.search(f"/{pattern}$", target):
+            return ("fail", 503)
+        return None
+
+    return rule
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        pytest.param(copy_to_pattern(STAMPED), id="metadata-rewrite"),
+        pytest.param(copy_to_pattern(r"backups/daily-\d{4}-\d{2}-\d{2}\.tar\.gz"), id="daily-copy"),
+        pytest.param(copy_to("backups/latest.tar.gz"), id="latest-copy"),
+    ],
+)
+def test_s3_failing_after_the_upload_takes_back_what_the_run_wrote(s3, good_backup, rule):
+    """S3 answers 503 to one server-side copy (the metadata rewrite of the new object, the copy
+    to daily-*, the copy to latest), past the run's patience: the run fails, and the versions it
+    wrote are deleted, so daily-* and latest are the earlier good backup's again."""
+    path, config, before = good_backup
+    proxy = FaultProxy(S3_PORT, [rule])
+    try:
+        write_config(path, {**config, "endpoint_url": proxy.endpoint, "s3_patience_s": 1, "retries": 1})
+        proc = run_engine("backup", "--config", str(path))
+    finally:
+        proxy.close()
+    assert proxy.hits, "the fault was never injected"
+    assert_failure_recorded(proc, config, "SlowDown")
+    assert "took back s3://" in log_of(config)
+    assert_nothing_lost(s3, config["bucket"], config, before)
+
+
+def test_a_part_altered_in_flight_is_refused(s3, good_backup, app_db):
+    """One byte of part 2 flipped between this host and S3: S3 refuses the part (its signed
+    payload hash no longer matches), the run fails and loses nothing."""
+    path, config, before = good_backup
+    seed_bulk(app_db, 12 << 20)
+
+    def flip_part_2(method, path, headers):
+        return ("flip_byte", 1000) if method == "PUT" and "partNumber=2&" in path + "&" else None
+
+    proxy = FaultProxy(S3_PORT, [flip_part_2])
+    try:
+        write_config(path, {**config, "endpoint_url": proxy.endpoint})
+        proc = run_engine("backup", "--config", str(path))
+    finally:
+        proxy.close()
+    assert proxy.hits
+    assert_failure_recorded(proc, config, "upload of part failed")
+    assert_nothing_lost(s3, config["bucket"], config, before)
+
+
+def test_a_wrong_backup_password_fails_clearly_and_loses_nothing(s3, good_backup):
+    """The server refuses the backup user: the run stops before any dump, naming the server and
+    user, with the server's own words, and never logs the password."""
+    path, config, before = good_backup
+    write_mongo_config(path.parent / "mongodump.yaml", "not-the-backup-password")
     proc = run_engine("backup", "--config", str(path))
-    assert proc.returncode == 1
-    assert "mongodump failed with exit status 1" in failed_state(config)["error"]
-    log = open(config["log_file"], encoding="utf-8").read()
-    # mongodump's own words, in the log.
-    assert "Failed: can't create session" in log and "(AuthenticationFailed) Authentication failed." in log
-    assert "not-the-backup-password" not in log + proc.stdout + proc.stderr
-    assert_nothing_changed(s3, config, latest_etag, before)
-    assert_work_dir_clean(config)
+    assert_failure_recorded(proc, config, f"MongoDB at 127.0.0.1:{MONGODB_PORT} (user backup)")
+    assert "Authentication failed" in log_of(config)
+    assert "mongodump of database" not in log_of(config).split("started on")[-1]
+    assert "not-the-backup-password" not in log_of(config) + proc.stdout + proc.stderr
+    assert_nothing_lost(s3, config["bucket"], config, before)
 
 
-def test_disk_full_during_the_dump(s3, good_backup, app_db, tmp_path):
-    path, config, latest_etag, before = good_backup
+def test_mongodb_lost_mid_dump_fails_with_mongodumps_own_error(s3, good_backup, app_db):
+    """The connection to MongoDB drops once 1 MiB of the dump has come through: the real
+    mongodump fails, its own words are in the log, nothing is lost."""
+    path, config, before = good_backup
+    seed_bulk(app_db, 8 << 20)
+    proxy = OutageProxy(MONGODB_PORT, fail_after_bytes=1 << 20, down_for=30, direction="down")
+    try:
+        write_config(path, {**config, "mongodb_port": proxy.port})
+        proc = run_engine("backup", "--config", str(path))
+    finally:
+        proxy.close()
+    assert proxy.outages == 1
+    assert_failure_recorded(proc, config, "mongodump failed with exit status 1")
+    assert re.search(r"mongodump: .*Failed: ", log_of(config))
+    assert_nothing_lost(s3, config["bucket"], config, before)
+
+
+def mongodump_processes():
+    found = subprocess.run(["pgrep", "-f", "mongodump --host"], capture_output=True, text=True, check=False)
+    return found.stdout.split()
+
+
+def test_a_hung_mongodump_is_killed_at_the_time_limit(s3, good_backup, app_db):
+    """MongoDB stops answering mid-dump (connections open, nothing sent): mongodump is killed at
+    dump_timeout_s, the run fails and says so, and no mongodump is left behind."""
+    path, config, before = good_backup
+    seed_bulk(app_db, 8 << 20)
+    proxy = OutageProxy(MONGODB_PORT, fail_after_bytes=1 << 20, direction="down", stall=True)
+    try:
+        write_config(path, {**config, "mongodb_port": proxy.port, "dump_timeout_s": 10})
+        started = time.monotonic()
+        proc = run_engine("backup", "--config", str(path))
+        took = time.monotonic() - started
+    finally:
+        proxy.close()
+    assert proxy.stalled.is_set()
+    assert_failure_recorded(proc, config, "mongodump did not finish within 10 s")
+    assert 10 <= took < 60
+    assert mongodump_processes() == []
+    assert_nothing_lost(s3, config["bucket"], config, before)
+
+
+def start_engine(path):
+    return subprocess.Popen(
+        [sys.executable, "-m", "tasky_backup", "backup", "--config", str(path)],
+        cwd=os.path.join(os.path.dirname(__file__), "..", "module_utils"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(check, timeout=60, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_sigterm_mid_dump_ends_the_run_cleanly(s3, good_backup, app_db):
+    path, config, before = good_backup
+    seed_bulk(app_db, 8 << 20)
+    proxy = OutageProxy(MONGODB_PORT, fail_after_bytes=1 << 20, direction="down", stall=True)
+    try:
+        write_config(path, {**config, "mongodb_port": proxy.port})
+        engine = start_engine(path)
+        wait_for(proxy.stalled.is_set, what="the dump to be under way")
+        engine.send_signal(signal.SIGTERM)
+        out, err = engine.communicate(timeout=60)
+    finally:
+        proxy.close()
+    proc = subprocess.CompletedProcess(engine.args, engine.returncode, out, err)
+    assert_failure_recorded(proc, config, "terminated by SIGTERM")
+    assert mongodump_processes() == []
+    assert_nothing_lost(s3, config["bucket"], config, before)
+
+
+def test_sigterm_mid_upload_aborts_the_upload_and_removes_the_dump(s3, good_backup, app_db):
+    """Measured before the fix: the whole dump was left in the work directory, an incomplete
+    multipart upload in the bucket and no record of the run."""
+    path, config, before = good_backup
+    seed_bulk(app_db, 16 << 20)
+    proxy = OutageProxy(S3_PORT, rate=2 << 20)  # a slow link: the upload takes a few seconds
+    try:
+        write_config(path, {**config, "endpoint_url": proxy.endpoint})
+        engine = start_engine(path)
+        wait_for(lambda: s3.list_multipart_uploads(Bucket=config["bucket"]).get("Uploads"), what="the upload")
+        engine.send_signal(signal.SIGTERM)
+        out, err = engine.communicate(timeout=120)
+    finally:
+        proxy.close()
+    proc = subprocess.CompletedProcess(engine.args, engine.returncode, out, err)
+    assert_failure_recorded(proc, config, "terminated by SIGTERM")
+    assert "aborted the multipart upload" in log_of(config)
+    assert_nothing_lost(s3, config["bucket"], config, before)
+
+
+def test_leftovers_of_a_killed_run_are_removed_at_the_next_start(s3, engine_config, app_db, tmp_path):
+    """A run killed with SIGKILL (or a reboot) leaves its scratch directory; the next run, holding
+    the lock, removes it and says so; a planted symlink is removed, not followed."""
+    path, config = engine_config
+    seed(app_db, todos=5, users=1)
+    work = config["work_dir"]
+    os.makedirs(f"{work}/run-killed/mongodb-backup-x/db", mode=0o700)
+    with open(f"{work}/run-killed/mongodb-backup-x/db/c.bson", "wb") as handle:
+        handle.write(os.urandom(1 << 20))
+    os.makedirs(f"{work}/restore-killed", mode=0o700)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not the engine's")
+    os.symlink(outside, f"{work}/run-planted")
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 0, proc.stdout
+    assert os.listdir(work) == []
+    assert (outside / "keep.txt").read_text() == "not the engine's"
+    log = log_of(config)
+    for name in ("run-killed", "restore-killed", "run-planted"):
+        assert f"removed {work}/{name}, left by an earlier run" in log
+
+
+def test_a_disk_filled_by_another_writer_during_the_dump(s3, good_backup, app_db, tmp_path):
+    """The free-space check passed, then another process filled the disk while mongodump wrote:
+    mongodump's own error, nothing lost, no scratch left."""
+    path, config, before = good_backup
     seed_bulk(app_db, 4 << 20)
     small = tmp_path / "small-disk"
     small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(small)], check=True)
+    stop = threading.Event()
+
+    def fill_when_the_run_starts():
+        while not stop.is_set():
+            if any(name.startswith("run-") for name in os.listdir(small)):
+                with open(small / "filler", "wb") as handle:
+                    try:
+                        while True:
+                            handle.write(bytes(1 << 20))
+                    except OSError:
+                        return
+            time.sleep(0.001)
+
+    filler = threading.Thread(target=fill_when_the_run_starts, daemon=True)
+    filler.start()
     try:
-        write_config(path, {**config, "work_dir": str(small)})
+        write_config(path, {**config, "work_dir": str(small), "min_free_percent": 0})
         proc = run_engine("backup", "--config", str(path))
-        assert proc.returncode == 1
-        # mongodump's own error, as the real tool words it.
-        assert "no space left on device" in open(config["log_file"], encoding="utf-8").read()
-        assert_nothing_changed(s3, config, latest_etag, before)
-        assert_work_dir_clean({**config, "work_dir": str(small)})
+        stop.set()
+        filler.join()
+        assert_failure_recorded(proc, config, "mongodump failed")
+        assert "no space left on device" in log_of(config)
+        assert os.listdir(small) == ["filler"]
+        assert_nothing_lost(s3, config["bucket"], config, before)
+    finally:
+        stop.set()
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def test_not_enough_free_space_refuses_before_the_dump(s3, good_backup, app_db, tmp_path, cloudwatch):
+    """The databases would not fit and leave min_free_percent free: no dump starts, the run
+    fails with a clear error, a failure metric, and loses nothing."""
+    from test_engine_metrics import datapoints, with_metrics
+
+    path, config, before = good_backup
+    seed_bulk(app_db, 4 << 20)
+    small = tmp_path / "small-disk"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(small)], check=True)
+    try:
+        namespace = with_metrics(path, {**config, "work_dir": str(small)})
+        proc = run_engine("backup", "--config", str(path))
+        assert_failure_recorded(proc, config, f"not enough free space in {small}")
+        assert "10% (" in summary(proc)["error"]
+        assert "mongodump of database" not in log_of(config).split("started on")[-1]
+        assert os.listdir(small) == []
+        assert datapoints(cloudwatch, namespace, "BackupSuccess", config["bucket"], "Maximum") == [0.0]
+        assert_nothing_lost(s3, config["bucket"], config, before)
     finally:
         subprocess.run(["umount", str(small)], check=True)
 
 
-def test_concurrent_run_exits_75_touching_nothing(s3, good_backup):
-    path, config, latest_etag, before = good_backup
-    state_before = open(config["state_file"], encoding="utf-8").read()
-    with open(config["lock_file"], "a+", encoding="utf-8") as held:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a run in progress
+def test_a_locked_out_run_exits_75_and_records_who_holds_the_lock(s3, good_backup):
+    """A run that finds the lock held touches nothing but the log and the state file's
+    last_locked (so a stuck run shows in status-check.sh); the last run and success stay."""
+    from tasky_backup.lock import Lock
+
+    path, config, before = good_backup
+    with open(config["state_file"], encoding="utf-8") as handle:
+        state_before = json.load(handle)
+    with Lock(config["lock_file"]):  # a run in progress, in this process
         proc = run_engine("backup", "--config", str(path))
+        status = json.loads(run_engine("status", "--config", str(path)).stdout)
     assert proc.returncode == 75
-    assert "another backup is running" in proc.stdout
-    assert open(config["state_file"], encoding="utf-8").read() == state_before
-    assert_nothing_changed(s3, config, latest_etag, before)
+    assert summary(proc)["status"] == "locked" and "another backup is running since" in summary(proc)["error"]
+    with open(config["state_file"], encoding="utf-8") as handle:
+        state = json.load(handle)
+    assert {k: state[k] for k in ("last_run", "last_success")} == {
+        k: state_before[k] for k in ("last_run", "last_success")
+    }
+    assert f"(pid {os.getpid()})" in state["last_locked"]["error"]
+    assert status["running_since"] and status["last_locked"]["at"]
+    assert "WARNING another backup is running since" in log_of(config)
+    assert_nothing_lost(s3, config["bucket"], config, before)
+
+
+def test_a_lock_directory_others_can_write_is_refused(engine_config, app_db, tmp_path):
+    path, config = engine_config
+    seed(app_db, todos=1, users=1)
+    shared = tmp_path / "shared-lock-dir"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o1777)
+    write_config(path, {**config, "lock_file": str(shared / "backup.lock")})
+    proc = run_engine("backup", "--config", str(path))
+    assert_failure_recorded(proc, config, "is writable by others (mode 1777)")
+    assert not (shared / "backup.lock").exists()
+
+
+def test_a_symlink_planted_at_the_log_file_is_not_followed(engine_config, app_db, tmp_path):
+    """A local user who plants /var/log/mongodb-backup.log -> /etc/something must not make root
+    append there: the run refuses the log, still records its failure (state, SUMMARY, stderr)."""
+    path, config = engine_config
+    seed(app_db, todos=1, users=1)
+    target = tmp_path / "victim"
+    target.write_text("precious\n")
+    os.symlink(target, config["log_file"])
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 1
+    assert target.read_text() == "precious\n"
+    assert summary(proc)["status"] == "failed" and "cannot open" in summary(proc)["error"]
+    with open(config["state_file"], encoding="utf-8") as handle:
+        assert json.load(handle)["last_run"]["status"] == "failed"
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_log_file_of_another_user_is_refused(engine_config, app_db):
+    path, config = engine_config
+    seed(app_db, todos=1, users=1)
+    with open(config["log_file"], "w", encoding="utf-8") as handle:
+        handle.write("planted\n")
+    os.chown(config["log_file"], 65534, 65534)  # nobody
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 1
+    assert "belongs to uid 65534" in summary(proc)["error"]
+    with open(config["log_file"], encoding="utf-8") as handle:
+        assert handle.read() == "planted\n"
 
 
 @pytest.mark.parametrize(
@@ -124,6 +424,12 @@ def test_concurrent_run_exits_75_touching_nothing(s3, good_backup):
         ({"colour": "blue"}, "colour"),
         ({"parallel_collections": 0}, "parallel_collections"),
         ({"oplog": "yes"}, "oplog"),
+        ({"databases": ["admin"]}, "'admin' is never published"),
+        ({"databases": "go-mongodb"}, "databases must be a list"),
+        ({"users_prefix": "backups/users/"}, "users_prefix"),
+        ({"min_free_percent": 95}, "min_free_percent"),
+        ({"dump_timeout_s": 1}, "dump_timeout_s"),
+        ({"s3_patience_s": -1}, "s3_patience_s"),
     ],
 )
 def test_bad_config_is_rejected_before_any_work(s3, engine_config, change, named):
@@ -135,7 +441,7 @@ def test_bad_config_is_rejected_before_any_work(s3, engine_config, change, named
     assert proc.returncode == 2
     assert named in proc.stderr
     assert not os.path.exists(config["log_file"]) and not os.path.exists(config["work_dir"])
-    assert keys(s3, config["bucket"]) == []
+    assert s3.list_objects_v2(Bucket=config["bucket"]).get("KeyCount") == 0
 
 
 def test_missing_config_file_is_named(tmp_path):

@@ -3,15 +3,12 @@ mongodump/mongorestore against pytest's FerretDB)."""
 
 import json
 
-import pytest
 import requests
 from conftest import (
-    ADMIN_RESTORE_REFUSAL,
     BIN,
     ROOT,
     allow_anonymous_downloads,
     ansible_json,
-    dump_holds_admin,
     keys,
     mongorestore_into,
     seed,
@@ -41,8 +38,9 @@ def test_module_takes_a_backup_and_returns_keys_urls_and_checksum(s3, engine_con
     assert len(result["sha256"]) == 64 and result["size"] > 0 and result["duration_s"] > 0
 
 
-def test_module_lists_and_verifies(engine_config):
+def test_module_lists_and_verifies(engine_config, app_db):
     path, _config = engine_config
+    seed(app_db, todos=5, users=1)
     taken = adhoc({"config": str(path)})
     listed = adhoc({"config": str(path), "state": "list"})
     assert listed["changed"] is False
@@ -80,7 +78,7 @@ def test_module_backup_downloads_anonymously_and_restores_every_document(
 
 
 def test_module_restore(s3, engine_config, app_db, mongo_admin, restore_login):
-    path, config = engine_config
+    path, _config = engine_config
     seed(app_db)
     before = snapshot(mongo_admin, app_db.name)
     adhoc({"config": str(path)})
@@ -89,14 +87,6 @@ def test_module_restore(s3, engine_config, app_db, mongo_admin, restore_login):
     user, secret = restore_login
     args = {"config": str(path), "state": "restore", "key": "latest", "drop": True}
     result = adhoc({**args, "restore_user": user, "restore_config": secret})
-    if dump_holds_admin(s3, config["bucket"], "backups/latest.tar.gz"):
-        # Until dumps leave admin out (issue 9): mongorestore refuses to restore its users on
-        # FerretDB (no admin.system.version); the module must fail and say so.
-        assert result["failed"] is True and "mongorestore failed" in result["msg"]
-        assert ADMIN_RESTORE_REFUSAL in open(config["log_file"], encoding="utf-8").read()
-        pytest.xfail(
-            "dumps hold admin/system.users (issue 9); FerretDB has no admin.system.version to restore users with"
-        )
     assert result["changed"] is True and result["drop"] is True, result.get("msg")
     assert snapshot(mongo_admin, app_db.name) == before
 

@@ -6,6 +6,8 @@ Only --check runs and runs that validation must stop: this machine is never chan
 import json
 import os
 
+import pytest
+import yaml
 from conftest import BIN, ROOT, ansible_json, task_results
 
 PASSWORDS = {
@@ -69,3 +71,41 @@ def test_check_mode_reports_the_config_and_writes_nothing():
     assert "authorization: enabled" in rendered and "bindIp: 127.0.0.1" in rendered
     assert not os.path.exists("/etc/mongod.conf")
     assert not any("test-" in json.dumps(r.get("diff", "")) for _, r in tasks)  # no password shown
+
+
+@pytest.mark.parametrize(
+    ("paths", "named"),
+    [
+        ({"mongodb_log_path": "/var/log/mongod.log"}, "mongodb_log_path /var/log/mongod.log"),
+        ({"mongodb_data_path": "/var/lib"}, "mongodb_data_path /var/lib"),
+        ({"mongodb_data_path": "/var/lib/"}, "mongodb_data_path /var/lib/"),
+    ],
+)
+def test_a_shared_directory_is_never_made_mongods(paths, named):
+    """The role makes the data directory and the log file's directory mongod's own: a path that
+    would chown /var/log or /var/lib is refused before any change."""
+    rc, tasks = play({**PASSWORDS, "mongodb_server_install": False, **paths}, check=False)
+    assert rc != 0
+    (msg,) = failures(tasks)
+    assert named in msg and "shared directory" in msg
+    assert not any(r.get("changed") for _, r in tasks)
+
+
+def test_an_architecture_mongodb_does_not_publish_is_refused():
+    """MongoDB publishes Debian 12 packages for x86_64 only: an arm64 Debian 12 host fails first."""
+    rc, tasks = play({**PASSWORDS, "mongodb_architecture": "aarch64"}, check=False)
+    assert rc != 0
+    (msg,) = failures(tasks)
+    assert "not for Debian 12 on aarch64" in msg and "Debian 12 on x86_64" in msg
+    assert not any(r.get("changed") for _, r in tasks)
+
+
+def test_ipv6_bind_addresses_turn_on_net_ipv6():
+    rc, tasks = play({**PASSWORDS, "mongodb_server_install": False, "mongodb_bind_ips": ["fd00::10"]})
+    assert rc == 0, failures(tasks)
+    (conf,) = [r for name, r in tasks if name.endswith("Write mongod.conf (authorization enabled)")]
+    rendered = yaml.safe_load(conf["diff"][0]["after"])
+    assert rendered["net"]["ipv6"] is True and rendered["net"]["bindIp"] == "127.0.0.1,fd00::10"
+    rc, tasks = play({**PASSWORDS, "mongodb_server_install": False})
+    (conf,) = [r for name, r in tasks if name.endswith("Write mongod.conf (authorization enabled)")]
+    assert "ipv6" not in yaml.safe_load(conf["diff"][0]["after"])["net"]

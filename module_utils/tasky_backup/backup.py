@@ -16,8 +16,8 @@ from .facts import dump_facts
 from .files import private_dir
 from .lock import Lock
 from .logs import LOG
-from .mongo import connect, data_bytes, databases_to_dump, member_decision
-from .store import names_for, public_url, record_checksum, server_side_copy, set_retention
+from .mongo import ask_server
+from .store import Writes, names_for, public_url, record_checksum, server_side_copy, set_retention
 from .upload import MultipartWriter, part_size_for, verify_upload
 
 SCRATCH_PREFIXES = ("run-", "restore-")
@@ -57,22 +57,21 @@ def _take_backup(config, now, client):
         client.head_bucket(Bucket=bucket)
     except Exception as exc:  # noqa: BLE001 - any failure here means: do not start
         raise BackupError(f"S3 bucket {bucket} is not reachable: {exc}") from None
-    with connect(config) as mongo:
-        chosen, reason = member_decision(mongo)
-        if not chosen:
-            LOG.info("skipped: %s", reason)
-            return {"status": "skipped", "reason": reason, "host": host, "finished_at": utc_now_text()}
-        databases = databases_to_dump(config, mongo)
-        if not databases and not config["oplog"]:
-            raise BackupError("there is no database to back up (databases is empty and the server has none)")
-        check_free_space(config, data_bytes(mongo, databases))
+    chosen, reason, databases, estimate = ask_server(config)
+    if not chosen:
+        LOG.info("skipped: %s", reason)
+        return {"status": "skipped", "reason": reason, "host": host, "finished_at": utc_now_text()}
+    LOG.info("%s; databases: %s", reason, ", ".join(databases) or "(none)")
+    if not databases and not config["oplog"]:
+        raise BackupError("there is no database to back up (databases is empty and the server has none)")
+    check_free_space(config, estimate)
     scratch = tempfile.mkdtemp(prefix="run-", dir=config["work_dir"])
     try:
         dump_dir = os.path.join(scratch, names["name"])
         run_mongodump(config, dump_dir, databases)
         files, dump_bytes = dump_summary(dump_dir)
         if files == 0:
-            raise BackupError("mongodump wrote nothing")
+            raise BackupError(f"mongodump wrote nothing: the databases {', '.join(databases)} are empty or missing")
         LOG.info("dump done: %d files, %d bytes", files, dump_bytes)
         facts = dump_facts(dump_dir, config["mongodump_path"], host, leave_out=PRIVATE_DATABASES)
         metadata = {
@@ -81,9 +80,16 @@ def _take_backup(config, now, client):
             "deployment": config["deployment"] or host,
             "host": host,
         }
-        sha256, size = upload_archive(config, client, key, dump_dir, dump_bytes, metadata)
-        publish(config, client, key, names, metadata)
-        users_key = upload_users(config, client, names, dump_dir, scratch, metadata) if config["users_prefix"] else None
+        written = Writes(client, bucket, config["s3_patience_s"])
+        try:
+            sha256, size = upload_archive(config, client, key, dump_dir, dump_bytes, metadata, written)
+            publish(config, client, key, names, metadata, written)
+            users_key = None
+            if config["users_prefix"]:
+                users_key = upload_users(config, client, names, dump_dir, scratch, metadata, written)
+        except BaseException:
+            written.undo()
+            raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result = {
@@ -107,15 +113,17 @@ def _take_backup(config, now, client):
     return result
 
 
-def upload_archive(config, client, key, dump_dir, dump_bytes, metadata, leave_out=PRIVATE_DATABASES):
+def upload_archive(config, client, key, dump_dir, dump_bytes, metadata, written, leave_out=PRIVATE_DATABASES):
     """Streams the tar.gz of dump_dir into one verified, tagged object with its sha256 and size
-    in the metadata; returns (sha256, size). A failure aborts the upload."""
+    in the metadata; returns (sha256, size). A failure aborts the upload; what was written is
+    in `written`, for the run to take back should it fail later."""
     bucket, patience = config["bucket"], config["s3_patience_s"]
     part_size = part_size_for(dump_bytes, config["part_size_mib"])
     writer = MultipartWriter(client, bucket, key, part_size, config["upload_threads"], metadata, patience)
     try:
         stream_archive(config, dump_dir, writer, leave_out)
         version = writer.complete()
+        written.add(key, version)
         sha256, size = writer.sha256.hexdigest(), writer.size
         LOG.info("uploaded s3://%s/%s: %d bytes in %d parts, sha256 %s", bucket, key, size, len(writer.parts), sha256)
         verify_upload(client, bucket, key, writer, version)
@@ -123,23 +131,26 @@ def upload_archive(config, client, key, dump_dir, dump_bytes, metadata, leave_ou
         writer.abort()
         raise
     metadata.update(sha256=sha256, size=str(size))
-    version = record_checksum(client, bucket, key, version, metadata, patience)
-    set_retention(client, bucket, key, version, True, patience)
+    checked = record_checksum(client, bucket, key, version, metadata, patience)
+    written.add(key, checked)
+    written.drop(key, version)  # the version without the checksum
+    set_retention(client, bucket, key, checked, True, patience)
     return sha256, size
 
 
-def publish(config, client, key, names, metadata):
+def publish(config, client, key, names, metadata, written):
     """daily-YYYY-MM-DD (expires with the lifecycle) and latest (never expires) by server-side
     copy of the verified object: one upload per backup."""
     bucket, prefix, patience = config["bucket"], config["prefix"], config["s3_patience_s"]
     for alias, expires in ((names["daily"], True), (names["latest"], False)):
         target = f"{prefix}{alias}"
         version = server_side_copy(client, bucket, {"Bucket": bucket, "Key": key}, target, metadata, patience)
+        written.add(target, version)
         set_retention(client, bucket, target, version, expires, patience)
         LOG.info("copied to s3://%s/%s", bucket, target)
 
 
-def upload_users(config, client, names, dump_dir, scratch, metadata):
+def upload_users(config, client, names, dump_dir, scratch, metadata, written):
     """Users and roles (the admin database), in a separate archive under the private
     users_prefix that the public policy does not cover; returns its key."""
     source = dump_dir
@@ -149,6 +160,6 @@ def upload_users(config, client, names, dump_dir, scratch, metadata):
     key = f"{config['users_prefix']}{names['name']}-users.tar.gz"
     others = [name for name in os.listdir(source) if name != "admin"]
     _files, dump_bytes = dump_summary(os.path.join(source, "admin"))
-    upload_archive(config, client, key, source, dump_bytes, dict(metadata), leave_out=others)
+    upload_archive(config, client, key, source, dump_bytes, dict(metadata), written, leave_out=others)
     LOG.info("users and roles in s3://%s/%s (private)", config["bucket"], key)
     return key

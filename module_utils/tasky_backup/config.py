@@ -102,7 +102,7 @@ def check_config(data, source="config"):
         ("compress_threads", 1, 32),
         ("max_age_hours", 1, 24 * 366),
         ("s3_patience_s", 0, 3600),
-        ("dump_timeout_s", 60, 7 * 24 * 3600),
+        ("dump_timeout_s", 10, 7 * 24 * 3600),
         ("min_free_percent", 0, 90),
     ):
         value = config[key]

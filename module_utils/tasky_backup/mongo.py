@@ -85,3 +85,20 @@ def member_decision(client):
     if me == chosen:
         return True, f"chosen member {me} of replica set {hello['setName']}"
     return False, f"not the chosen member: {chosen} backs up replica set {hello['setName']}, this is {me}"
+
+
+def ask_server(config):
+    """What a run needs to know before it dumps: (back_up, reason, databases, estimated bytes).
+    A server that refuses the backup user or does not answer fails the run here, clearly."""
+    from pymongo.errors import PyMongoError
+
+    where = f"{config['mongodb_host']}:{config['mongodb_port']}"
+    try:
+        with connect(config) as client:
+            chosen, reason = member_decision(client)
+            if not chosen:
+                return False, reason, [], 0
+            databases = databases_to_dump(config, client)
+            return True, reason, databases, data_bytes(client, databases)
+    except PyMongoError as exc:
+        raise BackupError(f"MongoDB at {where} (user {config['mongodb_user']}): {exc}") from None

@@ -9,6 +9,7 @@ import re
 from .aws import s3_client
 from .clock import TIME_FORMAT
 from .errors import reported_as
+from .logs import LOG
 from .retry import patiently
 
 
@@ -78,24 +79,53 @@ def set_retention(client, bucket, key, version_id, expires, patience_s):
     patiently(f"the retention tag of {key}", lambda: call(Bucket=bucket, Key=key, **version), patience_s)
 
 
-def record_checksum(client, bucket, key, version_id, metadata, patience_s):
-    """Puts sha256 and size into the object's metadata (known only once the upload ended);
-    returns the id of the version that holds them.
+class Writes:
+    """The object versions a run wrote, so a run that fails after writing can take them back:
+    deleting a version makes the one before it current again (the bucket is versioned), so a
+    failed run leaves daily-* and latest.tar.gz as they were."""
 
-    A server-side copy onto itself replaces the metadata; the version it replaced is removed so
-    a versioned bucket keeps one version of each timestamped backup.
-    """
+    def __init__(self, client, bucket, patience_s):
+        self.client, self.bucket, self.patience_s = client, bucket, patience_s
+        self.versions = []
+
+    def add(self, key, version_id):
+        self.versions.append((key, version_id))
+
+    def drop(self, key, version_id):
+        """Deletes a version written by this run that is no longer wanted."""
+        if version_id:
+            self._delete(key, version_id)
+        self.versions.remove((key, version_id))
+
+    def _delete(self, key, version_id):
+        patiently(
+            f"the removal of {key} version {version_id}",
+            lambda: self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id),
+            max(self.patience_s, 60),
+        )
+
+    def undo(self):
+        for key, version_id in reversed(self.versions):
+            if not version_id:
+                LOG.error("cannot take back s3://%s/%s: the bucket keeps no versions", self.bucket, key)
+                continue
+            try:
+                self._delete(key, version_id)
+                LOG.info("took back s3://%s/%s (version %s) written by this failed run", self.bucket, key, version_id)
+            except Exception as exc:  # noqa: BLE001 - reported; the next run or an operator cleans up
+                LOG.error("could not take back s3://%s/%s version %s: %s", self.bucket, key, version_id, exc)
+        self.versions.clear()
+
+
+def record_checksum(client, bucket, key, version_id, metadata, patience_s):
+    """Puts sha256 and size into the object's metadata (known only once the upload ended) by a
+    server-side copy of the object onto itself; returns the id of the version that holds them.
+    The caller removes the version without them (Writes.drop), so a versioned bucket keeps one
+    version of each timestamped backup."""
     source = {"Bucket": bucket, "Key": key}
     if version_id:
         source["VersionId"] = version_id
-    new_version = server_side_copy(client, bucket, source, key, metadata, patience_s)
-    if version_id:
-        patiently(
-            f"the removal of the version without checksum of {key}",
-            lambda: client.delete_object(Bucket=bucket, Key=key, VersionId=version_id),
-            patience_s,
-        )
-    return new_version
+    return server_side_copy(client, bucket, source, key, metadata, patience_s)
 
 
 BACKUP_NAME = re.compile(r"^mongodb-backup-(\d{8}-\d{6})\.tar\.gz$")

@@ -48,6 +48,7 @@ class MultipartWriter(ChunkingWriter):
         self.part_sha256s = {}
         self.next_part = 1
         self.error = None
+        self.completed = False
         self.upload_id = patiently(
             f"the start of the upload of {key}",
             lambda: client.create_multipart_upload(
@@ -75,7 +76,8 @@ class MultipartWriter(ChunkingWriter):
                         stopped=lambda: self.error is not None,
                     )
             except Exception as exc:  # noqa: BLE001 - reported to the writer thread
-                self.error = exc
+                if self.error is None:  # the first failure says why; the others follow from it
+                    self.error = exc
 
     def _upload_part(self, number, body):
         answer = self.client.upload_part(
@@ -125,18 +127,23 @@ class MultipartWriter(ChunkingWriter):
             ),
             self.patience_s,
         )
-        return answer.get("VersionId")
+        self.completed = True
+        version = answer.get("VersionId")
+        return version if version and version != "null" else None
 
     def abort(self):
-        """Aborts the upload, retrying through an outage; past that the lifecycle rule (abort
-        incomplete multipart uploads after a day) removes it."""
+        """Aborts the upload unless it completed, retrying through an outage for at least a
+        minute; past that the lifecycle rule (abort incomplete multipart uploads after a day)
+        removes it."""
         self.error = self.error or BackupError("aborted")
         self._join()
+        if self.completed:
+            return
         try:
             patiently(
                 f"the abort of the upload of {self.key}",
                 lambda: self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id),
-                min(self.patience_s, 60),
+                max(self.patience_s, 60),
             )
             LOG.info("aborted the multipart upload of s3://%s/%s", self.bucket, self.key)
         except Exception as exc:  # noqa: BLE001 - left to the lifecycle rule

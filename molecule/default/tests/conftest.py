@@ -1,6 +1,8 @@
 """testinfra fixtures for the converged lab host, the test lab's S3 and the host's FerretDB."""
 
+import datetime
 import os
+import uuid
 from pathlib import Path
 
 import boto3
@@ -73,3 +75,28 @@ def cloudwatch():
         aws_secret_access_key=LAB_SECRET_KEY,
         region_name="us-east-1",
     )
+
+
+@pytest.fixture(scope="session")
+def seeded():
+    """Documents the application writes: a collection of its database (go-mongodb) written
+    through the host's server as the application user, with an index. Dropped afterwards."""
+    name = f"verify_{uuid.uuid4().hex[:8]}"
+    client = mongo_client(APP)
+    collection = client[APP[2]][name]
+    collection.insert_many(
+        [
+            {
+                "_id": i,
+                "name": f"task {i}",
+                "done": i % 2 == 0,
+                "due": datetime.datetime(2025, 1, 1 + i % 28),
+                "tags": ["a"] * (i % 3),
+            }
+            for i in range(50)
+        ]
+    )
+    collection.create_index("name")
+    yield collection
+    collection.drop()
+    client.close()

@@ -1,17 +1,14 @@
 """The backup system on the converged host: files, cron, logrotate, a real run of the real
 mongodump against the host's FerretDB, a restore of what it uploaded, the module."""
 
-import datetime
 import json
 import os
 import subprocess
-import uuid
 
-import pytest
 import requests
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
-from conftest import ADMIN, APP, BUCKET, HOST_NAME, MONGODB_PORT, S3_ENDPOINT, TOOLS_BIN, mongo_client
+from conftest import ADMIN, BUCKET, HOST_NAME, MONGODB_PORT, S3_ENDPOINT, TOOLS_BIN
 
 ENGINE_CONFIG = "/etc/mongodb-backup/backup.json"
 
@@ -49,31 +46,6 @@ def test_logrotate_accepts_the_config(lab_host):
     assert "/var/log/mongodb-backup.log" in result.stderr + result.stdout
 
 
-@pytest.fixture(scope="module")
-def seeded():
-    """Documents the application writes: a collection of its database (go-mongodb) written
-    through the host's server as the application user, with an index. Dropped afterwards."""
-    name = f"verify_{uuid.uuid4().hex[:8]}"
-    client = mongo_client(APP)
-    collection = client[APP[2]][name]
-    collection.insert_many(
-        [
-            {
-                "_id": i,
-                "name": f"task {i}",
-                "done": i % 2 == 0,
-                "due": datetime.datetime(2025, 1, 1 + i % 28),
-                "tags": ["a"] * (i % 3),
-            }
-            for i in range(50)
-        ]
-    )
-    collection.create_index("name")
-    yield collection
-    collection.drop()
-    client.close()
-
-
 def raw_documents(client, database, collection):
     db = client.get_database(database, codec_options=CodecOptions(document_class=RawBSONDocument))
     return [doc.raw for doc in db[collection].find().sort("_id", 1)]
@@ -94,6 +66,9 @@ def test_backup_sh_by_hand_uploads_three_identical_public_objects(lab_host, s3, 
     log = lab_host.file("/var/log/mongodb-backup.log").content_string
     assert f"backup {summary['name']} started" in log
     assert f"done dumping go-mongodb.{seeded.name} (50 documents)" in log
+    # The public archive holds the application's database only: never admin (users' keys).
+    folders = {name.split("/")[1] for name in listing.stdout.splitlines() if name.count("/") >= 2}
+    assert folders == {"go-mongodb"}
     assert "tasky-lab-backup-password" not in log
 
 

@@ -1,0 +1,300 @@
+"""What a backup publishes and what a restore accepts, against the real tools, FerretDB and RGW:
+no credentials in the public archive, users and roles only under a private prefix, every
+integrity check able to fail, a restore that checks before it writes."""
+
+import hashlib
+import json
+import os
+
+import pytest
+from conftest import (
+    ACCESS_KEY,
+    BIN,
+    ROOT,
+    S3_PORT,
+    SECRET_KEY,
+    allow_anonymous_downloads,
+    anonymous,
+    ansible_json,
+    archive_folders,
+    lab_client,
+    run_engine,
+    seed,
+    snapshot,
+    write_config,
+)
+from fault_proxy import FaultProxy
+
+
+def summary(proc):
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("SUMMARY ")]
+    return json.loads(line[len("SUMMARY ") :])
+
+
+def test_the_public_archive_holds_no_credentials(s3, engine_config, app_db, mongo_admin):
+    """The real mongodump of the whole server writes admin/system.users (every user's SCRAM
+    keys); the engine dumps the application databases only: no admin/, config/ or local/."""
+    path, config = engine_config
+    seed(app_db, todos=5, users=1)
+    assert mongo_admin.admin.command("usersInfo")["users"], "the server has users whose keys could leak"
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 0, proc.stdout
+    assert app_db.name in summary(proc)["databases"] and "admin" not in summary(proc)["databases"]
+    for key in summary(proc)["keys"]:
+        folders = archive_folders(s3, config["bucket"], key)
+        assert app_db.name in folders and not folders & {"admin", "config", "local"}, (key, folders)
+
+
+def test_configured_databases_only(s3, engine_config, app_db, mongo_admin, fresh_db_name):
+    path, config = engine_config
+    seed(app_db, todos=3, users=1)
+    mongo_admin[fresh_db_name].other.insert_one({"_id": 1})
+    write_config(path, {**config, "databases": [app_db.name]})
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 0, proc.stdout
+    assert archive_folders(s3, config["bucket"], summary(proc)["key"]) == {app_db.name}
+
+
+def test_users_and_roles_go_to_a_private_prefix_only(s3, engine_config, app_db):
+    path, config = engine_config
+    seed(app_db, todos=3, users=1)
+    allow_anonymous_downloads(s3, config["bucket"])  # what the role's public read grants: backups/*
+    write_config(path, {**config, "users_prefix": "private/users/"})
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 0, proc.stdout
+    users_key = summary(proc)["users_key"]
+    assert users_key.startswith("private/users/mongodb-backup-") and users_key.endswith("-users.tar.gz")
+    assert archive_folders(s3, config["bucket"], users_key) == {"admin"}
+    assert "admin" not in archive_folders(s3, config["bucket"], summary(proc)["key"])
+    assert anonymous("GET", f"{config['bucket']}/{users_key}").status_code == 403
+    assert anonymous("GET", f"{config['bucket']}/{summary(proc)['key']}").status_code == 200
+
+
+def test_the_run_says_which_integrity_check_ran_rgw_multipart_etag(engine_config, app_db):
+    """Ceph RGW 16 keeps no S3 additional checksums: the multipart ETag (MD5 of the parts) is checked."""
+    path, config = engine_config
+    seed(app_db, todos=3, users=1)
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    with open(config["log_file"], encoding="utf-8") as handle:
+        assert "size and multipart ETag (MD5 of the parts)" in handle.read()
+
+
+def uploaded(client, bucket, key, body, part_size=5 << 20):
+    """An object uploaded through the engine's MultipartWriter; returns (writer, version)."""
+    from tasky_backup.upload import MultipartWriter
+
+    writer = MultipartWriter(client, bucket, key, part_size, 2, {}, patience_s=5)
+    writer.write(body)
+    return writer, writer.complete()
+
+
+def test_sha256_part_checksums_are_checked_where_s3_keeps_them_moto(bucket_name):
+    """moto's S3 keeps S3 additional checksums (as AWS does): the composite SHA-256 is checked."""
+    from conftest import CLOUDWATCH_ENDPOINT as MOTO_ENDPOINT  # moto's server serves S3 too
+    from tasky_backup.upload import verify_upload
+
+    moto = lab_client("s3", MOTO_ENDPOINT)
+    moto.create_bucket(Bucket=bucket_name)
+    writer, version = uploaded(moto, bucket_name, "k", os.urandom(11 << 20))
+    assert verify_upload(moto, bucket_name, "k", writer, version) == "size and SHA-256 part checksums"
+    writer.part_sha256s[2] = hashlib.sha256(b"not what was sent").digest()
+    with pytest.raises(Exception, match=r"SHA-256 checksum .* does not match the parts sent"):
+        verify_upload(moto, bucket_name, "k", writer, version)
+
+
+def test_an_object_that_is_not_what_was_sent_fails_verification(s3, backup_bucket):
+    """The object S3 holds differs from what was sent, same size (the ETag differs, and the
+    sha256 of a re-read says so), or another size."""
+    from tasky_backup.errors import BackupError
+    from tasky_backup.upload import verify_upload
+
+    body = os.urandom(6 << 20)
+    writer, _version = uploaded(s3, backup_bucket, "k", body)
+    s3.put_object(Bucket=backup_bucket, Key="k", Body=body[:-1] + bytes([body[-1] ^ 1]))
+    with pytest.raises(BackupError, match=r"sha256 .* differs from what was sent"):
+        verify_upload(s3, backup_bucket, "k", writer)
+    s3.put_object(Bucket=backup_bucket, Key="k", Body=body[:-1])
+    with pytest.raises(BackupError, match=f"has {len(body) - 1} bytes, expected {len(body)}"):
+        verify_upload(s3, backup_bucket, "k", writer)
+
+
+def test_an_etag_that_is_not_an_md5_is_checked_by_re_reading(s3, backup_bucket):
+    """SSE-KMS objects (and some S3 servers) have ETags that are not MD5s: the engine re-reads
+    the object and checks its sha256 instead of failing every backup."""
+    from tasky_backup.aws import s3_client
+    from tasky_backup.config import check_config
+    from tasky_backup.upload import verify_upload
+
+    writer, version = uploaded(s3, backup_bucket, "k", os.urandom(6 << 20))
+
+    def kms_like_etag(method, path, headers):
+        return ("set_response_header", "ETag", '"0123456789abcdef0123456789abcdef"') if method == "HEAD" else None
+
+    proxy = FaultProxy(S3_PORT, [kms_like_etag])
+    try:
+        client = s3_client(
+            check_config(
+                {
+                    "bucket": backup_bucket,
+                    "endpoint_url": proxy.endpoint,
+                    "access_key": ACCESS_KEY,
+                    "secret_key": SECRET_KEY,
+                }
+            )
+        )
+        assert verify_upload(client, backup_bucket, "k", writer, version) == (
+            "size and sha256 of a re-read of the whole object"
+        )
+    finally:
+        proxy.close()
+    assert proxy.hits
+
+
+def restore(path, login, *extra):
+    user, secret = login
+    return run_engine("restore", "--config", str(path), "--restore-user", user, "--restore-config", secret, *extra)
+
+
+def test_a_damaged_backup_is_refused_before_anything_is_restored(s3, engine_config, app_db, mongo_admin, restore_login):
+    """A byte changed in latest.tar.gz after the backup (same metadata): the restore downloads it,
+    finds its sha256 differs from the one recorded, and touches no database."""
+    path, config = engine_config
+    seed(app_db, todos=20, users=2)
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    latest = "backups/latest.tar.gz"
+    head = s3.head_object(Bucket=config["bucket"], Key=latest)
+    body = s3.get_object(Bucket=config["bucket"], Key=latest)["Body"].read()
+    damaged = body[:100] + bytes([body[100] ^ 1]) + body[101:]
+    s3.put_object(Bucket=config["bucket"], Key=latest, Body=damaged, Metadata=head["Metadata"])
+    app_db.todos.insert_one({"_id": "after"})
+    before = snapshot(mongo_admin, app_db.name)
+    proc = restore(path, restore_login, "--drop")
+    assert proc.returncode == 1
+    assert "is damaged: sha256" in proc.stderr and "nothing was restored" in proc.stderr
+    assert snapshot(mongo_admin, app_db.name) == before
+    assert os.listdir(config["work_dir"]) == []
+
+
+def test_a_backup_of_another_deployment_is_refused_unless_allowed(engine_config, app_db, mongo_admin, restore_login):
+    path, config = engine_config
+    seed(app_db, todos=5, users=1)
+    write_config(path, {**config, "deployment": "staging"})
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    write_config(path, {**config, "deployment": "production"})
+    app_db.todos.delete_many({})
+    refused = restore(path, restore_login, "--drop")
+    assert refused.returncode == 1
+    assert "is a backup of deployment 'staging'" in refused.stderr and "not of 'production'" in refused.stderr
+    assert app_db.todos.count_documents({}) == 0
+    allowed = restore(path, restore_login, "--drop", "--allow-other-deployment")
+    assert allowed.returncode == 0, allowed.stderr
+    assert app_db.todos.count_documents({}) == 5
+
+
+def test_a_drop_restore_on_many_hosts_at_once_needs_a_confirmation(engine_config, tmp_path):
+    """The action plugin refuses restore drop=true when the play runs on more than one host,
+    before any host is touched, unless drop_on_many_hosts=true."""
+    path, _config = engine_config
+    inventory = tmp_path / "two-hosts.yml"
+    inventory.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "hosts": {
+                        name: {"ansible_connection": "local", "ansible_python_interpreter": str(BIN / "python")}
+                        for name in ("db1", "db2")
+                    }
+                }
+            }
+        )
+    )
+    args = {"config": str(path), "state": "restore", "drop": True, "key": "mongodb-backup-19990101-000000.tar.gz"}
+    cmd = [str(BIN / "ansible"), "all", "-i", str(inventory), "-m", "tasky_backup", "-a", json.dumps(args)]
+    _rc, out = ansible_json(cmd)
+    results = out["plays"][0]["tasks"][0]["hosts"]
+    assert all(r["failed"] and "drop=true on 2 hosts at once" in r["msg"] for r in results.values())
+    _rc, out = ansible_json([*cmd[:-1], json.dumps({**args, "drop_on_many_hosts": True})])
+    results = out["plays"][0]["tasks"][0]["hosts"]
+    # Past the plugin: the module itself ran (and found no such backup).
+    assert all("NoSuchKey" in r["msg"] for r in results.values()), results
+
+
+def test_the_module_reports_a_failed_and_a_locked_run(engine_config, app_db):
+    from tasky_backup.config import load_config
+    from tasky_backup.lock import Lock
+
+    path, config = engine_config
+    seed(app_db, todos=1, users=1)
+    cmd = [str(BIN / "ansible"), "localhost", "-i", str(ROOT / "inventory/local"), "-m", "tasky_backup"]
+    with Lock(load_config(str(path))["lock_file"]):
+        _rc, out = ansible_json([*cmd, "-a", json.dumps({"config": str(path)})])
+    locked = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert locked["failed"] and locked["status"] == "locked" and "another backup is running" in locked["msg"]
+    write_config(path, {**config, "mongodb_port": 9})
+    _rc, out = ansible_json([*cmd, "-a", json.dumps({"config": str(path)})])
+    failed = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert failed["failed"] and failed["status"] == "failed" and "MongoDB at 127.0.0.1:9" in failed["msg"]
+
+
+def test_status_flags_a_run_that_holds_the_lock_too_long(engine_config):
+    """A hung run (the lock held for longer than max_age_hours) shows in status-check.sh."""
+    import fcntl
+
+    path, config = engine_config
+    fd = os.open(config["lock_file"], os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, json.dumps({"pid": 1, "since": "2020-01-01T02:00:00Z"}).encode())
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        proc = run_engine("status", "--config", str(path))
+    finally:
+        os.close(fd)
+    status = json.loads(proc.stdout)
+    assert proc.returncode == 1 and status["running_since"] == "2020-01-01T02:00:00Z"
+    assert any("held the lock since 2020-01-01T02:00:00Z" in p for p in status["problems"])
+
+
+def test_part_size_keeps_any_archive_under_10000_parts():
+    from tasky_backup.errors import BackupError
+    from tasky_backup.upload import MAX_PARTS, part_size_for
+
+    mib, gib, tib = 1 << 20, 1 << 30, 1 << 40
+    assert part_size_for(1 * gib, 8) == 8 * mib
+    assert part_size_for(75 * gib, 8) == 8 * mib  # still fits 8 MiB parts
+    for size in (100 * gib, 1 * tib, int(4.9 * tib)):
+        part = part_size_for(size, 8)
+        assert part % mib == 0 and part <= 5 * gib
+        assert -(-int(size * 1.01) // part) < MAX_PARTS, size
+    with pytest.raises(BackupError, match="over S3's 5 TiB limit"):
+        part_size_for(5 * tib, 8)
+
+
+def test_the_chosen_replica_set_member():
+    """One member backs up: the first healthy secondary by name, else the primary (FerretDB has
+    no replica set, so recorded replSetGetStatus answers stand in here)."""
+    from tasky_backup.mongo import choose_member
+
+    def member(name, state, health=1):
+        return {"name": name, "stateStr": state, "health": health}
+
+    status = {"members": [member("c:27017", "SECONDARY"), member("a:27017", "PRIMARY"), member("b:27017", "SECONDARY")]}
+    assert choose_member({}, status) == "b:27017"
+    status["members"][2]["health"] = 0
+    assert choose_member({}, status) == "c:27017"
+    status["members"][0]["stateStr"] = "RECOVERING"
+    assert choose_member({}, status) == "a:27017"
+
+
+def test_a_standalone_server_always_backs_up(engine_config, app_db):
+    path, config = engine_config
+    seed(app_db, todos=1, users=1)
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    with open(config["log_file"], encoding="utf-8") as handle:
+        assert "standalone server; databases: " in handle.read()
+
+
+def test_mongorestore_counts_are_read_from_its_last_line():
+    from tasky_backup.dump import restore_counts
+
+    line = "2026-11-26T03:00:00.000+0000\t7 document(s) restored successfully. 3 document(s) failed to restore.\n"
+    assert restore_counts("noise\n" + line) == (7, 3)
+    assert restore_counts("no summary line") == (0, 0)

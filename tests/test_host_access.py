@@ -1,0 +1,220 @@
+"""Least privilege for the MongoDB hosts, from one list of actions (backup_bucket_host_actions).
+
+On the lab's RGW the backups run as a second S3 user that has no rights of its own: only what
+the bucket policy, built by the backup_bucket role from that list, grants it. The same list
+makes the IAM policy of the hosts' instance role in production (checked on moto's IAM).
+"""
+
+import json
+
+import boto3
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+from conftest import (
+    CLOUDWATCH_ENDPOINT,
+    ENDPOINT,
+    ROOT,
+    S3_PORT,
+    lab_client,
+    remove_bucket,
+    run_engine,
+    run_playbook,
+    seed,
+    seed_bulk,
+    snapshot,
+    task_results,
+    write_config,
+)
+from fault_proxy import FaultProxy
+
+HOST_USER = "arn:aws:iam:::user/tasky-lab-host"
+# The lab hosts' throwaway keys (lab/common.sh).
+HOST_KEYS = {"access_key": "TASKYLABHOSTKEY00000", "secret_key": "tasky-lab-host-throwaway-secret-key-00000"}
+
+
+def role_defaults():
+    return yaml.safe_load((ROOT / "roles/backup_bucket/defaults/main.yml").read_text())
+
+
+def converge(bucket, **extra):
+    rc, out = run_playbook(
+        "--limit",
+        "localhost",
+        extra_vars={"backup_bucket_name": bucket, "backup_bucket_host_principals": [HOST_USER], **extra},
+    )
+    assert rc == 0, [r.get("msg") for _, r in task_results(out) if r.get("failed")]
+    return out
+
+
+@pytest.fixture
+def host_config(s3, bucket_name, engine_config):
+    """The engine as a lab host runs it: the host user's keys, on a bucket the role made."""
+    converge(bucket_name)
+    path, config = engine_config
+    config = {**config, "bucket": bucket_name, **HOST_KEYS}
+    write_config(path, config)
+    yield path, config
+    remove_bucket(s3, bucket_name)
+
+
+def client_of(service, endpoint, keys):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        aws_access_key_id=keys["access_key"],
+        aws_secret_access_key=keys["secret_key"],
+        region_name="us-east-1",
+    )
+
+
+def test_the_host_user_has_no_rights_of_its_own(bucket_name, s3):
+    """Without the role's bucket policy the hosts' user can do nothing on the bucket."""
+    s3.create_bucket(Bucket=bucket_name)
+    host = client_of("s3", ENDPOINT, HOST_KEYS)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        host.put_object(Bucket=bucket_name, Key="backups/x", Body=b"x")
+    with pytest.raises(ClientError, match="AccessDenied"):
+        host.list_objects_v2(Bucket=bucket_name)
+
+
+def test_backup_list_verify_and_restore_with_only_the_granted_actions(host_config, app_db, mongo_admin, restore_login):
+    path, _config = host_config
+    seed(app_db, todos=20, users=2)
+    before = snapshot(mongo_admin, app_db.name)
+    backup = run_engine("backup", "--config", str(path))
+    assert backup.returncode == 0, backup.stdout
+    listed = json.loads(run_engine("list", "--config", str(path)).stdout)
+    assert {item["name"] for item in listed} >= {"latest.tar.gz"}
+    assert run_engine("verify", "--config", str(path)).returncode == 0
+    app_db.todos.delete_many({})
+    user, secret = restore_login
+    restored = run_engine(
+        "restore", "--config", str(path), "--drop", "--restore-user", user, "--restore-config", secret
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert snapshot(mongo_admin, app_db.name) == before
+
+
+def host_run(s3, bucket_name, engine_config, removed, **config_changes):
+    actions = [a for a in role_defaults()["backup_bucket_host_actions"] if a != removed]
+    converge(bucket_name, backup_bucket_host_actions=actions)
+    path, config = engine_config
+    config = {**config, "bucket": bucket_name, **HOST_KEYS, "retries": 1, "s3_patience_s": 0, **config_changes}
+    write_config(path, config)
+    proc = run_engine("backup", "--config", str(path))
+    with open(config["log_file"], encoding="utf-8") as handle:
+        return proc, handle.read()
+
+
+@pytest.mark.parametrize("removed", ["s3:PutObject", "s3:DeleteObjectVersion", "s3:ListBucket"])
+def test_a_policy_missing_one_action_fails_the_run_with_access_denied(s3, bucket_name, engine_config, app_db, removed):
+    """Each of these is needed by every backup, and RGW enforces it. (RGW lets the writer of an
+    object read and tag it whatever the policy says, so GetObject and the tagging actions cannot
+    be shown missing on RGW; AWS with BucketOwnerEnforced has no such writer's rights.)"""
+    seed(app_db, todos=5, users=1)
+    proc, log = host_run(s3, bucket_name, engine_config, removed)
+    assert proc.returncode == 1, proc.stdout
+    assert "AccessDenied" in log or "Forbidden" in log, log[-2000:]
+    assert "ERROR backup failed" in log
+
+
+def test_without_abort_a_failed_upload_is_left_behind(s3, bucket_name, engine_config, app_db):
+    """s3:AbortMultipartUpload is what the failure path needs: with it missing, a run whose part
+    upload fails cannot abort, and says so (the lifecycle removes the upload after a day)."""
+    seed_bulk(app_db, 12 << 20)
+
+    def fail_part_2(method, path, headers):
+        return ("fail", 503) if method == "PUT" and "partNumber=2&" in path + "&" else None
+
+    proxy = FaultProxy(S3_PORT, [fail_part_2])
+    try:
+        proc, log = host_run(s3, bucket_name, engine_config, "s3:AbortMultipartUpload", endpoint_url=proxy.endpoint)
+    finally:
+        proxy.close()
+    assert proc.returncode == 1
+    assert "could not abort the multipart upload" in log and "AccessDenied" in log
+    assert len(s3.list_multipart_uploads(Bucket=bucket_name).get("Uploads", [])) == 1
+
+
+def test_the_hosts_iam_policy_is_written_from_the_same_list(bucket_name, tmp_path):
+    policy_file = tmp_path / "host-policy.json"
+    rc, _out = run_playbook(
+        "--limit",
+        "localhost",
+        extra_vars={"backup_bucket_name": bucket_name, "backup_bucket_host_policy_file": str(policy_file)},
+        check=True,
+    )
+    assert rc == 0 and not policy_file.exists()  # check mode writes nothing
+    converge(bucket_name, backup_bucket_host_policy_file=str(policy_file))
+    policy = json.loads(policy_file.read_text())
+    granted = [a for s in policy["Statement"] if s["Sid"].startswith("Hosts") for a in _list(s["Action"])]
+    assert sorted(a for a in granted if a.startswith("s3:")) == sorted(role_defaults()["backup_bucket_host_actions"])
+    assert "cloudwatch:PutMetricData" in granted
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["HostsBucketLevel"]["Resource"] == f"arn:aws:s3:::{bucket_name}"
+    assert by_sid["HostsObjectLevel"]["Resource"] == f"arn:aws:s3:::{bucket_name}/*"
+    remove_bucket(lab_client("s3", ENDPOINT), bucket_name)
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_the_iam_role_and_instance_profile_on_moto(bucket_name):
+    """backup_bucket_host_role_name makes the hosts' IAM role, its inline policy and instance
+    profile (moto's IAM, which stores what it is sent)."""
+    rc, out = run_playbook(
+        "--limit",
+        "localhost",
+        extra_vars={
+            "backup_bucket_name": bucket_name,
+            "backup_bucket_endpoint_url": CLOUDWATCH_ENDPOINT,  # moto serves S3 and IAM on one port
+            "backup_bucket_host_role_name": f"{bucket_name}-hosts",
+            "backup_bucket_host_principals": [],
+        },
+    )
+    assert rc == 0, [r.get("msg") for _, r in task_results(out) if r.get("failed")]
+    iam = client_of("iam", CLOUDWATCH_ENDPOINT, {"access_key": "moto", "secret_key": "moto"})
+    role = iam.get_role(RoleName=f"{bucket_name}-hosts")["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] == "ec2.amazonaws.com"
+    (name,) = iam.list_role_policies(RoleName=f"{bucket_name}-hosts")["PolicyNames"]
+    document = iam.get_role_policy(RoleName=f"{bucket_name}-hosts", PolicyName=name)["PolicyDocument"]
+    granted = {a for s in document["Statement"] for a in _list(s["Action"])}
+    assert granted >= set(role_defaults()["backup_bucket_host_actions"])
+    profiles = iam.list_instance_profiles_for_role(RoleName=f"{bucket_name}-hosts")["InstanceProfiles"]
+    assert [p["InstanceProfileName"] for p in profiles] == [f"{bucket_name}-hosts"]
+
+
+def matching_rules(rules, key, tags):
+    """The lifecycle rules whose filter takes an object of that key and tags."""
+    found = []
+    for rule in rules:
+        where = rule.get("Filter", {})
+        prefix = where.get("And", {}).get("Prefix", where.get("Prefix", rule.get("Prefix", "")))
+        wanted = where.get("And", {}).get("Tags", []) + ([where["Tag"]] if "Tag" in where else [])
+        if key.startswith(prefix) and all(tag in tags for tag in wanted):
+            found.append(rule)
+    return found
+
+
+def test_latest_never_expires_when_backups_stop(s3, host_config, app_db):
+    """After 30 days without a successful backup every timestamped and daily backup expires,
+    but latest.tar.gz keeps its current version: the rules the role set, read back from RGW,
+    and the tags the engine wrote, show that no expiration rule matches it (its noncurrent
+    versions still expire)."""
+    path, config = host_config
+    seed(app_db, todos=5, users=1)
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 0, proc.stdout
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=config["bucket"])["Rules"]
+    stamped, daily, latest = json.loads(proc.stdout.splitlines()[-1][len("SUMMARY ") :])["keys"]
+    host = client_of("s3", ENDPOINT, HOST_KEYS)  # RGW objects belong to their writer, the hosts' user
+    for key in (stamped, daily, latest, f"{stamped}.json"):
+        tags = host.get_object_tagging(Bucket=config["bucket"], Key=key).get("TagSet", [])
+        expiring = [r for r in matching_rules(rules, key, tags) if "Expiration" in r]
+        if key == latest:
+            assert tags == [] and expiring == [], (key, tags, expiring)
+            assert any("NoncurrentVersionExpiration" in r for r in matching_rules(rules, key, tags))
+        else:
+            assert [r["Expiration"]["Days"] for r in expiring] == [30], (key, tags)
