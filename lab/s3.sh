@@ -4,6 +4,7 @@
 # All state lives in $LAB_DIR/ceph, so several labs (make lab, make test) can run side by side.
 #
 #   lab/s3.sh up|down|status
+#   lab/s3.sh rgw-kill|rgw-start      (tests: an S3 outage, the gateway alone)
 #
 # Environment: LAB_DIR (state directory), LAB_S3_PORT (RGW port), LAB_MON_PORT,
 # LAB_S3_BYTES (memstore size: objects live in RAM).
@@ -116,9 +117,30 @@ s3_up() {
   log "S3 endpoint: http://127.0.0.1:$LAB_S3_PORT"
 }
 
+# An S3 outage for the tests: the gateway alone killed with SIGKILL (the OSD keeps every
+# object), then started again.
+rgw_kill() {
+  local pid
+  pid=$(cat "$CEPH_DIR/run/client.rgw.lab.pid" 2>/dev/null) || die "no RGW pid file in $CEPH_DIR/run"
+  kill -9 "$pid"
+  log "RGW (pid $pid) killed"
+}
+
+rgw_start() {
+  radosgw -n client.rgw.lab
+  local i
+  for i in $(seq 120); do
+    rgw_answers && { log "RGW answers again on 127.0.0.1:$LAB_S3_PORT"; return; }
+    sleep 0.5
+  done
+  die "RGW did not answer on 127.0.0.1:$LAB_S3_PORT; see $CEPH_DIR/log"
+}
+
 case "${1:-}" in
   up) s3_up ;;
   down) s3_down ;;
   status) ours_running && rgw_answers && echo "up: http://127.0.0.1:$LAB_S3_PORT" || { echo down; exit 1; } ;;
-  *) die "usage: $0 up|down|status" ;;
+  rgw-kill) rgw_kill ;;
+  rgw-start) rgw_start ;;
+  *) die "usage: $0 up|down|status|rgw-kill|rgw-start" ;;
 esac

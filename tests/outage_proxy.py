@@ -45,7 +45,11 @@ class OutageProxy:
             if self.is_down():
                 client.close()
                 continue
-            upstream = socket.create_connection(self.target)
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:  # the server itself is down: so is the proxy, for this connection
+                client.close()
+                continue
             with self.lock:
                 self.conns.update((client, upstream))
             threading.Thread(target=self._pipe, args=(client, upstream, "up"), daemon=True).start()

@@ -2,11 +2,14 @@
 (pytest's FerretDB), the archive into the lab's real S3 (Ceph RGW), and back with the real
 mongorestore. Each test seeds its own database through the server as the application user."""
 
+import datetime
 import hashlib
 import io
 import json
 import os
 import re
+import subprocess
+import sys
 import tarfile
 
 import bson
@@ -17,6 +20,7 @@ from conftest import (
     FERRETDB_FAKE_OPLOG_MONGODUMP,
     MONGODUMP,
     RAW,
+    ROOT,
     allow_anonymous_downloads,
     keys,
     mongorestore_into,
@@ -261,3 +265,37 @@ def test_verify_catches_a_corrupted_backup_and_names_a_missing_one(s3, engine_co
     missing = run_engine("verify", "--config", str(path), "--key", "mongodb-backup-19990101-000000.tar.gz")
     assert missing.returncode == 1
     assert "verify failed" in missing.stderr and "NoSuchKey" in missing.stderr
+
+
+def test_the_log_is_in_utc_whatever_the_hosts_time_zone(engine_config, app_db):
+    """The engine writes UTC times (…Z) even on a host whose clock is in another time zone."""
+    path, config = engine_config
+    seed(app_db, todos=1, users=1)
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    env = {**os.environ, "TZ": "America/Los_Angeles"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tasky_backup", "backup", "--config", str(path)],
+        cwd=ROOT / "module_utils",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout
+    after = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)
+    with open(config["log_file"], encoding="utf-8") as handle:
+        stamps = [line.split(" ", 1)[0] for line in handle]
+    parsed = [datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc) for s in stamps]
+    assert parsed and all(before <= t <= after for t in parsed), (before, stamps[:3], after)
+    assert summary(proc)["finished_at"].endswith("Z")
+
+
+def test_parallel_collections_reach_mongodump(engine_config, app_db):
+    path, config = engine_config
+    seed(app_db, todos=1, users=1)
+    write_config(path, {**config, "parallel_collections": 3})
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    with open(config["log_file"], encoding="utf-8") as handle:
+        runs = [line for line in handle if "INFO running " in line and "mongodump" in line]
+    assert runs and all("--numParallelCollections=3" in line for line in runs)
+    assert all("password" not in line.split("--config=")[0] for line in runs)

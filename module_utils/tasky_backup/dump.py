@@ -3,6 +3,7 @@ time limit, and the free-space check before a dump."""
 
 import os
 import re
+import shlex
 import subprocess
 
 from .errors import BackupError
@@ -23,6 +24,7 @@ def connection_args(config, user=None, password_file=None):
 def run_tool(config, name, cmd):
     """Runs a MongoDB tool under the dump time limit; logs its last lines; returns its stderr."""
     limit = config["dump_timeout_s"]
+    LOG.info("running %s", shlex.join(cmd))  # no secret in it: the password is in --config's file
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=limit)
     except subprocess.TimeoutExpired:

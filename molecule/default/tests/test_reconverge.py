@@ -1,0 +1,92 @@
+"""A second converge with changed inputs, on the converged lab host, as an operator would run it:
+a rotated backup password reaches both the MongoDB user and mongodump.yaml; a replica set
+keyfile is written root-only 0400; a changed mongod.conf notifies the restart handler. The
+host is converged back to the scenario's inputs at the end (this file runs last).
+
+(The lab host runs FerretDB, not mongod: the handler is notified and skipped, since the role
+does not install the server there; mongod restarting is shown only by molecule/online.)
+"""
+
+import json
+import os
+import subprocess
+
+import pytest
+from conftest import BACKUP, HOST_NAME, mongo_client
+from pymongo.errors import OperationFailure
+
+ROTATED = "tasky-lab-backup-password-rotated-throwaway"
+KEYFILE = "dGFza3ktbGFiLWtleWZpbGUtdGhyb3dhd2F5LW5vdC1hLXNlY3JldA=="
+
+
+def converge(**extra):
+    """site.yml on the lab host only, with extra vars; returns {task name: result}."""
+    project = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", inventory, "site.yml", "--limit", HOST_NAME, "-e", json.dumps(extra)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=project,
+        timeout=900,
+    )
+    out = json.loads(proc.stdout)
+    results = {}
+    for play in out["plays"]:
+        for task in play["tasks"]:
+            if HOST_NAME in task["hosts"]:
+                results.setdefault(task["task"]["name"], task["hosts"][HOST_NAME])
+    assert proc.returncode == 0, [r.get("msg") for r in results.values() if r.get("failed")]
+    return results
+
+
+def logs_in(password):
+    client = mongo_client((BACKUP[0], password, BACKUP[2]))
+    try:
+        client.admin.command("ping")
+        return True
+    except OperationFailure:
+        return False
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def reconverged(lab_host):
+    results = converge(
+        mongodb_backup_password=ROTATED,
+        mongodb_replica_set_name="rs-lab",
+        mongodb_keyfile_content=KEYFILE,
+        mongodb_backup_oplog=False,  # FerretDB keeps no oplog
+    )
+    yield results
+    converge()
+    assert logs_in(BACKUP[1]) and not logs_in(ROTATED)
+    assert lab_host.run("/opt/mongodb-backup/backup.sh").rc == 0
+
+
+def test_a_rotated_backup_password_reaches_the_user_and_mongodump_yaml(lab_host, reconverged, seeded):
+    assert task(reconverged, "Set the rotated password of a user whose old one is still in place")["changed"]
+    assert logs_in(ROTATED) and not logs_in(BACKUP[1])
+    run = lab_host.run("/opt/mongodb-backup/backup.sh")
+    assert run.rc == 0, run.stdout
+
+
+def test_the_replica_set_keyfile_is_root_only_read_only(lab_host, reconverged):
+    keyfile = lab_host.file("/etc/mongod.keyfile")
+    assert (keyfile.user, keyfile.group, keyfile.mode) == ("root", "root", 0o400)
+    assert "replSetName: rs-lab" in lab_host.file("/etc/mongod.conf").content_string
+
+
+def task(results, name):
+    (found,) = [r for task_name, r in results.items() if task_name.endswith(name)]
+    return found
+
+
+def test_a_changed_mongod_conf_notifies_the_restart_handler(reconverged):
+    assert task(reconverged, "Write mongod.conf (authorization enabled)")["changed"] is True
+    # Notified, and skipped: the role does not run mongod where it did not install it.
+    assert task(reconverged, "Restart mongod").get("skipped") is True
