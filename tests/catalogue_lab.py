@@ -83,8 +83,8 @@ def fake_backup(config, client, tmp_path, when, databases, host="db-test-1"):
     _files, dump_bytes = dump_summary(dump_dir)
     metadata = {"tasky-backup": names["name"], "dump-bytes": str(dump_bytes), "deployment": host, "host": host}
     written = Writes(client, config["bucket"], config["s3_patience_s"])
-    sha256, size = upload_archive(config, client, key, str(dump_dir), dump_bytes, metadata, written)
-    publish(config, client, key, names, metadata, written)
+    sha256, size, version = upload_archive(config, client, key, str(dump_dir), dump_bytes, metadata, written, ())
+    publish(config, client, key, version, names, metadata, written)
     result = {
         "status": "success",
         "name": names["name"],

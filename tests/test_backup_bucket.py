@@ -58,7 +58,8 @@ def test_versioning_lifecycle_and_public_access_block(s3, public_bucket):
     assert expire["Filter"]["Tag"] == {"Key": "tasky-retention", "Value": "expire"}
     assert expire["Expiration"]["Days"] == 30 and "NoncurrentVersionExpiration" not in expire
     old = rules["tasky-backups-old-versions"]
-    assert old["NoncurrentVersionExpiration"]["NoncurrentDays"] == 7 and "Expiration" not in old
+    assert old["NoncurrentVersionExpiration"]["NoncurrentDays"] == 7
+    assert old["Expiration"] == {"ExpiredObjectDeleteMarker": True}  # never expires a current version
     assert old["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
     block = s3.get_public_access_block(Bucket=b)["PublicAccessBlockConfiguration"]
     # Public read relaxes only what the read-only policy needs.
@@ -100,6 +101,17 @@ def test_check_mode_reports_the_difference_and_creates_nothing(s3, bucket_name):
         ({"backup_bucket_abort_multipart_days": 0}, "backup_bucket_abort_multipart_days"),
         ({"backup_bucket_encryption": "rot13"}, "backup_bucket_encryption"),
         ({"backup_bucket_public_read": "maybe"}, "backup_bucket_public_read"),
+        (
+            {"backup_bucket_encryption": "aws:kms", "backup_bucket_kms_key_id": "alias/backups"},
+            "must be the ARN of a KMS key",
+        ),
+        (
+            {
+                "backup_bucket_encryption": "aws:kms",
+                "backup_bucket_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/k",
+            },
+            "cannot go together",
+        ),
     ],
 )
 def test_bad_input_fails_before_any_change_naming_the_variable(s3, bucket_name, extra, named):
@@ -135,6 +147,8 @@ def test_encryption_and_ownership_requests_as_aws_gets_them(s3, bucket_name):
             "backup_bucket_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/tasky-test",
             "backup_bucket_object_ownership": "BucketOwnerEnforced",
             "backup_bucket_block_public_acls": True,
+            "backup_bucket_public_read": False,  # anonymous requests cannot decrypt SSE-KMS objects
+            "backup_bucket_host_principals": [],
         },
     )
     assert rc == 0, [r.get("msg") for _, r in task_results(out) if r.get("failed")]

@@ -318,3 +318,15 @@ def test_relative_data_path_is_refused(tmp_path):
     assert rc != 0
     (msg,) = failures(out)
     assert "cloudwatch_agent_data_path" in msg
+
+
+def test_the_shipped_logs_follow_the_other_roles_paths(tmp_path):
+    """Moving the backup log (mongodb_backup_log_file) or mongod's (mongodb_log_path) moves what
+    the agent ships: no log silently stops reaching CloudWatch."""
+    rc, _out, config = run_role(
+        tmp_path, mongodb_backup_log_file="/srv/logs/backup.log", mongodb_log_path="/data/log/mongod.log"
+    )
+    assert rc == 0
+    entries = json.loads(config.read_text())["logs"]["logs_collected"]["files"]["collect_list"]
+    paths = {e["log_stream_name"].split("/")[-1]: e["file_path"] for e in entries}
+    assert paths["backup"] == "/srv/logs/backup.log" and paths["mongod"] == "/data/log/mongod.log"

@@ -3,6 +3,7 @@
 mongorestore. Each test seeds its own database through the server as the application user."""
 
 import datetime
+import gzip
 import hashlib
 import io
 import json
@@ -194,12 +195,21 @@ def test_restore_drops_only_when_asked(s3, engine_config, app_db, restore_login)
     assert "added-after-the-backup" not in todo_ids() and len(todo_ids()) == 10
 
 
-def test_oplog_dump_on_replica_set_members(s3, engine_config, app_db, monkeypatch):
-    """FerretDB keeps no oplog, so the real `mongodump --oplog` fails against it; the engine's
-    --oplog path runs here through tests/fixtures/ferretdb_fake_oplog_mongodump (its docstring)."""
+def test_oplog_dumps_publish_only_the_databases_backed_up(
+    s3, engine_config, app_db, mongo_admin, fresh_db_name, monkeypatch
+):
+    """With --oplog mongodump dumps the whole server: admin (every user's keys), other
+    databases, and an oplog of every write made meanwhile. The public archive keeps the
+    configured database only, and an oplog.bson with its operations only (inside transactions
+    too). FerretDB keeps no oplog, so the real `mongodump --oplog` fails against it; this runs
+    through tests/fixtures/ferretdb_fake_oplog_mongodump (its docstring says what it adds)."""
     path, config = engine_config
     seed(app_db, todos=5, users=1)
-    write_config(path, {**config, "oplog": True, "mongodump_path": str(FERRETDB_FAKE_OPLOG_MONGODUMP)})
+    mongo_admin[fresh_db_name].other.insert_one({"_id": 1})  # a database not backed up
+    write_config(
+        path,
+        {**config, "oplog": True, "databases": [app_db.name], "mongodump_path": str(FERRETDB_FAKE_OPLOG_MONGODUMP)},
+    )
     monkeypatch.setenv("TASKY_REAL_MONGODUMP", str(MONGODUMP))
     monkeypatch.setenv("PATH", f"{BIN}:{os.environ['PATH']}")  # the wrapper needs pymongo's bson
     proc = run_engine("backup", "--config", str(path))
@@ -209,8 +219,15 @@ def test_oplog_dump_on_replica_set_members(s3, engine_config, app_db, monkeypatc
     archive = s3.get_object(Bucket=config["bucket"], Key=key)["Body"].read()
     top = key[len("backups/") : -len(".tar.gz")]
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        assert f"{top}/oplog.bson" in tar.getnames()
-        assert f"{top}/{app_db.name}/todos.bson" in tar.getnames()  # and the real dump
+        names = tar.getnames()
+        assert {n.split("/")[1] for n in names if n.count("/") >= 2} == {app_db.name}
+        assert f"{top}/{app_db.name}/todos.bson" in names  # the real dump
+        oplog = bson.decode_all(tar.extractfile(f"{top}/oplog.bson").read())
+    plain = [e for e in oplog if e["op"] != "c"]
+    assert [e["ns"] for e in plain if e["op"] != "n"] == [f"{app_db.name}.c"]
+    (txn,) = [e for e in oplog if e["op"] == "c"]
+    assert [op["ns"] for op in txn["o"]["applyOps"]] == [f"{app_db.name}.c"]
+    assert b"fake-stored-key" not in archive and b"system.users" not in gzip.decompress(archive)
 
 
 def test_real_mongodump_oplog_fails_on_ferretdb(engine_config, app_db):

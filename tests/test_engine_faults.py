@@ -229,7 +229,10 @@ def wait_for(check, timeout=60, what="the condition"):
     pytest.fail(f"timed out waiting for {what}")
 
 
-def test_sigterm_mid_dump_ends_the_run_cleanly(s3, good_backup, app_db):
+@pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_mid_dump_ends_the_run_cleanly(s3, good_backup, app_db, ending):
+    """SIGTERM (systemd, a reboot), SIGHUP (the session of a run by hand dropped), SIGINT
+    (Ctrl-C): the run kills mongodump, records its failure and loses nothing."""
     path, config, before = good_backup
     seed_bulk(app_db, 8 << 20)
     proxy = OutageProxy(MONGODB_PORT, fail_after_bytes=1 << 20, direction="down", stall=True)
@@ -237,12 +240,12 @@ def test_sigterm_mid_dump_ends_the_run_cleanly(s3, good_backup, app_db):
         write_config(path, {**config, "mongodb_port": proxy.port})
         engine = start_engine(path)
         wait_for(proxy.stalled.is_set, what="the dump to be under way")
-        engine.send_signal(signal.SIGTERM)
+        engine.send_signal(ending)
         out, err = engine.communicate(timeout=60)
     finally:
         proxy.close()
     proc = subprocess.CompletedProcess(engine.args, engine.returncode, out, err)
-    assert_failure_recorded(proc, config, "terminated by SIGTERM")
+    assert_failure_recorded(proc, config, f"terminated by {ending.name}")
     assert mongodump_processes() == []
     assert_nothing_lost(s3, config["bucket"], config, before)
 

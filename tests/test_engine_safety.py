@@ -2,6 +2,7 @@
 no credentials in the public archive, users and roles only under a private prefix, every
 integrity check able to fail, a restore that checks before it writes."""
 
+import datetime
 import hashlib
 import json
 import os
@@ -269,19 +270,37 @@ def test_part_size_keeps_any_archive_under_10000_parts():
 
 
 def test_the_chosen_replica_set_member():
-    """One member backs up: the first healthy secondary by name, else the primary (FerretDB has
-    no replica set, so recorded replSetGetStatus answers stand in here)."""
+    """One member backs up: a healthy secondary neither delayed nor lagging, hidden ones first,
+    then by name; else the primary. (FerretDB has no replica set: recorded replSetGetStatus and
+    replSetGetConfig answers stand in here.)"""
     from tasky_backup.mongo import choose_member
 
-    def member(name, state, health=1):
-        return {"name": name, "stateStr": state, "health": health}
+    now = datetime.datetime(2026, 11, 26, 2, 0, 0)
 
-    status = {"members": [member("c:27017", "SECONDARY"), member("a:27017", "PRIMARY"), member("b:27017", "SECONDARY")]}
-    assert choose_member({}, status) == "b:27017"
+    def member(name, state, health=1, behind=0):
+        return {
+            "name": name,
+            "stateStr": state,
+            "health": health,
+            "optimeDate": now - datetime.timedelta(seconds=behind),
+        }
+
+    status = {
+        "members": [
+            member("c:27017", "SECONDARY"),
+            member("a:27017", "PRIMARY"),
+            member("b:27017", "SECONDARY"),
+            member("d:27017", "SECONDARY"),
+        ]
+    }
+    config = {"members": [{"host": "d:27017", "secondaryDelaySecs": 3600, "hidden": True}]}
+    assert choose_member(status, config) == "b:27017"  # d is delayed, whatever its name or hidden
+    config["members"].append({"host": "c:27017", "hidden": True})
+    assert choose_member(status, config) == "c:27017"  # a hidden secondary first
+    status["members"][0]["optimeDate"] = now - datetime.timedelta(minutes=5)
+    assert choose_member(status, config) == "b:27017"  # c lags five minutes behind
     status["members"][2]["health"] = 0
-    assert choose_member({}, status) == "c:27017"
-    status["members"][0]["stateStr"] = "RECOVERING"
-    assert choose_member({}, status) == "a:27017"
+    assert choose_member(status, config) == "a:27017"  # no fit secondary: the primary
 
 
 def test_a_standalone_server_always_backs_up(engine_config, app_db):
@@ -298,3 +317,38 @@ def test_mongorestore_counts_are_read_from_its_last_line():
     line = "2026-11-26T03:00:00.000+0000\t7 document(s) restored successfully. 3 document(s) failed to restore.\n"
     assert restore_counts("noise\n" + line) == (7, 3)
     assert restore_counts("no summary line") == (0, 0)
+
+
+def test_latest_never_carries_the_expire_tag_not_even_for_a_moment(s3, engine_config, app_db):
+    """A copy takes its source's tags unless told otherwise: were the run killed between the copy
+    to latest.tar.gz and the tag's removal, latest would expire. Every write says its tags
+    itself: the upload carries the expire tag, the copy to daily too, the copy to latest none
+    (TaggingDirective REPLACE, no Tagging). The requests are read on their way to RGW."""
+    path, config = engine_config
+    seed(app_db, todos=3, users=1)
+    seen = []
+
+    def record(method, path, headers):
+        if method in ("PUT", "POST"):
+            seen.append((method, path, headers.get("x-amz-tagging-directive"), headers.get("x-amz-tagging")))
+        return None
+
+    proxy = FaultProxy(S3_PORT, [record])
+    try:
+        write_config(path, {**config, "endpoint_url": proxy.endpoint})
+        proc = run_engine("backup", "--config", str(path))
+    finally:
+        proxy.close()
+    assert proc.returncode == 0, proc.stdout
+    bucket = config["bucket"]
+    copies = {
+        target.split("?")[0].split("/", 2)[2]: (directive, tagging)
+        for _m, target, directive, tagging in seen
+        if directive
+    }
+    stamped = summary(proc)["key"]
+    assert copies["backups/latest.tar.gz"] == ("REPLACE", None)
+    assert copies[summary(proc)["keys"][1]] == ("REPLACE", "tasky-retention=expire")
+    assert copies[stamped] == ("REPLACE", "tasky-retention=expire")  # the metadata rewrite
+    (create,) = [t for m, target, _d, t in seen if m == "POST" and target.startswith(f"/{bucket}/{stamped}?uploads")]
+    assert create == "tasky-retention=expire"

@@ -212,9 +212,35 @@ def test_latest_never_expires_when_backups_stop(s3, host_config, app_db):
     host = client_of("s3", ENDPOINT, HOST_KEYS)  # RGW objects belong to their writer, the hosts' user
     for key in (stamped, daily, latest, f"{stamped}.json"):
         tags = host.get_object_tagging(Bucket=config["bucket"], Key=key).get("TagSet", [])
-        expiring = [r for r in matching_rules(rules, key, tags) if "Expiration" in r]
+        # An Expiration with Days expires current versions; ExpiredObjectDeleteMarker never does.
+        expiring = [r for r in matching_rules(rules, key, tags) if "Days" in r.get("Expiration", {})]
         if key == latest:
             assert tags == [] and expiring == [], (key, tags, expiring)
             assert any("NoncurrentVersionExpiration" in r for r in matching_rules(rules, key, tags))
         else:
             assert [r["Expiration"]["Days"] for r in expiring] == [30], (key, tags)
+
+
+def test_with_sse_kms_the_hosts_may_use_the_key(bucket_name, tmp_path):
+    """SSE-KMS objects cannot be written or read without the key: the hosts' policy grants
+    kms:GenerateDataKey and kms:Decrypt on it (converged on moto's S3: RGW has no KMS)."""
+    policy_file = tmp_path / "host-policy.json"
+    key = "arn:aws:kms:us-east-1:123456789012:key/tasky-test"
+    extra = {
+        "backup_bucket_name": bucket_name,
+        "backup_bucket_endpoint_url": CLOUDWATCH_ENDPOINT,  # moto serves S3 too
+        "backup_bucket_encryption": "aws:kms",
+        "backup_bucket_kms_key_id": key,
+        "backup_bucket_public_read": False,
+        "backup_bucket_host_principals": [],
+        "backup_bucket_host_policy_file": str(policy_file),
+    }
+    rc, out = run_playbook("--limit", "localhost", extra_vars=extra)
+    assert rc == 0, [r.get("msg") for _, r in task_results(out) if r.get("failed")]
+    statements = {s["Sid"]: s for s in json.loads(policy_file.read_text())["Statement"]}
+    assert statements["HostsBackupKey"] == {
+        "Sid": "HostsBackupKey",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": key,
+    }

@@ -31,6 +31,8 @@ GOOD = {"mongodb_backup_bucket": "tasky-test-bucket", "mongodb_backup_password":
         ({"mongodb_backup_prefix": "/backups"}, "mongodb_backup_prefix"),
         ({"mongodb_backup_compress_level": 11}, "mongodb_backup_compress_level"),
         ({"mongodb_backup_logrotate_frequency": "hourly"}, "mongodb_backup_logrotate_frequency"),
+        ({"mongodb_backup_users_prefix": "backups/users/"}, "mongodb_backup_users_prefix"),
+        ({"mongodb_backup_users_prefix": "private"}, "mongodb_backup_users_prefix"),
     ],
 )
 def test_bad_input_fails_before_any_change(change, named):

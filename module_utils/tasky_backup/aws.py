@@ -8,6 +8,13 @@ def aws_client(config, service, endpoint_url, **options):
     import boto3
     from botocore.config import Config
 
+    try:  # Python 3.9 hosts (AL2023, RHEL 9): boto3 warns on stderr at every run, i.e. cron mail
+        from boto3.compat import filter_python_deprecation_warnings
+
+        filter_python_deprecation_warnings()
+    except ImportError:
+        pass
+
     try:  # botocore >= 1.36 adds checksums by default, which older S3 servers reject.
         client_config = Config(request_checksum_calculation="when_required", **options)
     except TypeError:

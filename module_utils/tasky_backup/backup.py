@@ -9,7 +9,6 @@ import time
 from .archive import stream_archive
 from .aws import s3_client
 from .clock import utc_now, utc_now_text
-from .config import PRIVATE_DATABASES
 from .dump import check_free_space, dump_summary, run_mongodump
 from .errors import BackupError
 from .facts import dump_facts
@@ -17,7 +16,17 @@ from .files import private_dir
 from .lock import Lock
 from .logs import LOG
 from .mongo import ask_server
-from .store import Writes, names_for, public_url, record_checksum, server_side_copy, set_retention
+from .oplog import filter_oplog, folders_to_leave_out
+from .store import (
+    Writes,
+    names_for,
+    public_url,
+    record_checksum,
+    retention_tagging,
+    server_side_copy,
+    set_retention,
+    source_of,
+)
 from .upload import MultipartWriter, part_size_for, verify_upload
 
 SCRATCH_PREFIXES = ("run-", "restore-")
@@ -73,7 +82,15 @@ def _take_backup(config, now, client):
         if files == 0:
             raise BackupError(f"mongodump wrote nothing: the databases {', '.join(databases)} are empty or missing")
         LOG.info("dump done: %d files, %d bytes", files, dump_bytes)
-        facts = dump_facts(dump_dir, config["mongodump_path"], host, leave_out=PRIVATE_DATABASES)
+        # Only the databases backed up are published: with --oplog the dump holds the whole
+        # server (admin's users included), so the rest is left out and the oplog filtered.
+        leave_out = folders_to_leave_out(dump_dir, databases)
+        if config["oplog"]:
+            kept, dropped = filter_oplog(dump_dir, databases)
+            LOG.info("oplog.bson: %d entries kept, %d on other databases left out", kept, dropped)
+        if leave_out:
+            LOG.info("left out of the archive: %s", ", ".join(leave_out))
+        facts = dump_facts(dump_dir, config["mongodump_path"], host, leave_out=leave_out)
         metadata = {
             "tasky-backup": names["name"],
             "dump-bytes": str(dump_bytes),
@@ -82,8 +99,10 @@ def _take_backup(config, now, client):
         }
         written = Writes(client, bucket, config["s3_patience_s"])
         try:
-            sha256, size = upload_archive(config, client, key, dump_dir, dump_bytes, metadata, written)
-            publish(config, client, key, names, metadata, written)
+            sha256, size, version = upload_archive(
+                config, client, key, dump_dir, dump_bytes, metadata, written, leave_out
+            )
+            publish(config, client, key, version, names, metadata, written)
             users_key = None
             if config["users_prefix"]:
                 users_key = upload_users(config, client, names, dump_dir, scratch, metadata, written)
@@ -113,13 +132,15 @@ def _take_backup(config, now, client):
     return result
 
 
-def upload_archive(config, client, key, dump_dir, dump_bytes, metadata, written, leave_out=PRIVATE_DATABASES):
+def upload_archive(config, client, key, dump_dir, dump_bytes, metadata, written, leave_out):
     """Streams the tar.gz of dump_dir into one verified, tagged object with its sha256 and size
     in the metadata; returns (sha256, size). A failure aborts the upload; what was written is
     in `written`, for the run to take back should it fail later."""
     bucket, patience = config["bucket"], config["s3_patience_s"]
     part_size = part_size_for(dump_bytes, config["part_size_mib"])
-    writer = MultipartWriter(client, bucket, key, part_size, config["upload_threads"], metadata, patience)
+    writer = MultipartWriter(
+        client, bucket, key, part_size, config["upload_threads"], metadata, patience, retention_tagging(True)
+    )
     try:
         stream_archive(config, dump_dir, writer, leave_out)
         version = writer.complete()
@@ -135,18 +156,19 @@ def upload_archive(config, client, key, dump_dir, dump_bytes, metadata, written,
     written.add(key, checked)
     written.drop(key, version)  # the version without the checksum
     set_retention(client, bucket, key, checked, True, patience)
-    return sha256, size
+    return sha256, size, checked
 
 
-def publish(config, client, key, names, metadata, written):
+def publish(config, client, key, version, names, metadata, written):
     """daily-YYYY-MM-DD (expires with the lifecycle) and latest (never expires) by server-side
-    copy of the verified object: one upload per backup."""
+    copy of the verified version of the object (not whatever is current by then): one upload
+    per backup."""
     bucket, prefix, patience = config["bucket"], config["prefix"], config["s3_patience_s"]
     for alias, expires in ((names["daily"], True), (names["latest"], False)):
         target = f"{prefix}{alias}"
-        version = server_side_copy(client, bucket, {"Bucket": bucket, "Key": key}, target, metadata, patience)
-        written.add(target, version)
-        set_retention(client, bucket, target, version, expires, patience)
+        copied = server_side_copy(client, bucket, source_of(bucket, key, version), target, metadata, patience, expires)
+        written.add(target, copied)
+        set_retention(client, bucket, target, copied, expires, patience)
         LOG.info("copied to s3://%s/%s", bucket, target)
 
 

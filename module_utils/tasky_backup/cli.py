@@ -18,7 +18,7 @@ from .verify import verify_backup
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="tasky MongoDB backup engine")
-    parser.add_argument("action", choices=["backup", "list", "catalogue", "verify", "restore", "status"])
+    parser.add_argument("action", choices=["backup", "list", "catalogue", "verify", "restore", "status", "check"])
     parser.add_argument("--config", default=DEFAULT_CONFIG)
     parser.add_argument("--key", help="backup key or name (verify, restore); default latest")
     parser.add_argument("--drop", action="store_true", help="restore: drop collections first")
@@ -34,6 +34,9 @@ def main(argv=None):
     except BackupError as exc:
         print(f"tasky-backup: {exc}", file=sys.stderr)
         return 2
+    if args.action == "check":  # the configuration only (the role validates backup.json with it)
+        print(f"{args.config}: ok")
+        return 0
     os.umask(0o077)
     try:
         setup_logging(config, verbose=args.verbose)

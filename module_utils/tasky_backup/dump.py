@@ -88,7 +88,7 @@ def dump_summary(dump_dir):
     return files, size
 
 
-def check_free_space(config, needed):
+def check_free_space(config, needed, what="the dump"):
     """Refuses to start a dump of about `needed` bytes that would leave the work directory's
     file system with less than min_free_percent free: MongoDB's own data must never run out of
     disk because of a backup."""
@@ -97,10 +97,10 @@ def check_free_space(config, needed):
     keep = total * config["min_free_percent"] / 100
     if free - needed < keep:
         raise BackupError(
-            f"not enough free space in {config['work_dir']}: the dump needs about {mib(needed)}, "
+            f"not enough free space in {config['work_dir']}: {what} needs about {mib(needed)}, "
             f"{mib(free)} are free and {config['min_free_percent']}% ({mib(keep)}) must stay free"
         )
-    LOG.info("free space: %s in %s, the dump needs about %s", mib(free), config["work_dir"], mib(needed))
+    LOG.info("free space: %s in %s, %s needs about %s", mib(free), config["work_dir"], what, mib(needed))
 
 
 def mib(size):

@@ -18,26 +18,33 @@ from .state import record_locked, write_state
 
 
 class Terminated(BackupError):
-    """SIGTERM (systemd stopping, a reboot, kill): the run stops and cleans up."""
+    """SIGTERM (systemd stopping, a reboot, kill), SIGHUP (the terminal or SSH/SSM session of a
+    run by hand went away) or SIGINT (Ctrl-C): the run stops and cleans up."""
+
+
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
 @contextlib.contextmanager
-def sigterm_ends_the_run():
-    """Turns the first SIGTERM into Terminated in the main thread, so the run aborts its upload,
-    removes its scratch files and records the failure; later ones are ignored during that."""
+def signals_end_the_run():
+    """Turns the first ending signal into Terminated in the main thread, so the run aborts its
+    upload, takes back what it wrote, removes its scratch files and records the failure; more
+    signals are ignored while it does."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def terminate(_signum, _frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Terminated("terminated by SIGTERM")
+    def terminate(signum, _frame):
+        for ending in ENDING_SIGNALS:
+            signal.signal(ending, signal.SIG_IGN)
+        raise Terminated(f"terminated by {signal.Signals(signum).name}")
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {ending: signal.signal(ending, terminate) for ending in ENDING_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for ending, handler in previous.items():
+            signal.signal(ending, handler)
 
 
 def backup_job(config, refused=None):
@@ -48,7 +55,7 @@ def backup_job(config, refused=None):
     try:
         if refused:
             raise BackupError(refused)
-        with sigterm_ends_the_run():
+        with signals_end_the_run():
             result = take_backup(config)
             if result["status"] == "success":
                 catalogue_after_backup(config, result)  # never raises: the backup is good already

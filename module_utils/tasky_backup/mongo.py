@@ -64,15 +64,32 @@ def data_bytes(client, databases):
     return sum(int(client[name].command("dbStats").get("dataSize", 0)) for name in databases)
 
 
-def choose_member(hello, status):
-    """Which replica set member backs up: a healthy secondary when there is one (the first by
-    name, so every member agrees without talking), else the primary. Returns its host:port."""
+MAX_LAG_S = 60  # a secondary further behind its primary than this does not back up
+
+
+def choose_member(status, replica_config=None):
+    """Which replica set member backs up (host:port): a healthy secondary that is neither
+    delayed (secondaryDelaySecs, whose data is hours old by design) nor more than a minute behind
+    the primary, hidden ones first, then by name, so every member agrees without talking; the
+    primary when there is no such secondary."""
     members = status.get("members", [])
-    secondaries = sorted(m["name"] for m in members if m.get("health") == 1 and m.get("stateStr") == "SECONDARY")
-    if secondaries:
-        return secondaries[0]
-    primaries = [m["name"] for m in members if m.get("stateStr") == "PRIMARY"]
-    return primaries[0] if primaries else hello.get("primary", "")
+    settings = {m.get("host"): m for m in (replica_config or {}).get("members", [])}
+    primary = next((m for m in members if m.get("stateStr") == "PRIMARY"), None)
+
+    def fit(member):
+        conf = settings.get(member["name"], {})
+        if member.get("health") != 1 or member.get("stateStr") != "SECONDARY":
+            return False
+        if conf.get("secondaryDelaySecs", conf.get("slaveDelay", 0)):
+            return False
+        if primary and "optimeDate" in member and "optimeDate" in primary:
+            return (primary["optimeDate"] - member["optimeDate"]).total_seconds() <= MAX_LAG_S
+        return True
+
+    candidates = sorted((not settings.get(m["name"], {}).get("hidden", False), m["name"]) for m in members if fit(m))
+    if candidates:
+        return candidates[0][1]
+    return primary["name"] if primary else ""
 
 
 def member_decision(client):
@@ -80,7 +97,9 @@ def member_decision(client):
     hello = client.admin.command("hello")
     if not hello.get("setName"):
         return True, "standalone server"
-    chosen = choose_member(hello, client.admin.command("replSetGetStatus"))
+    status = client.admin.command("replSetGetStatus")
+    replica_config = client.admin.command("replSetGetConfig")["config"]
+    chosen = choose_member(status, replica_config)
     me = hello.get("me", "")
     if me == chosen:
         return True, f"chosen member {me} of replica set {hello['setName']}"

@@ -10,7 +10,7 @@ import tempfile
 
 from .archive import unpack
 from .aws import s3_client
-from .dump import run_mongorestore
+from .dump import check_free_space, run_mongorestore
 from .errors import BackupError, reported_as
 from .files import private_dir
 from .lock import Lock
@@ -30,7 +30,14 @@ def restore_backup(
     client = client or s3_client(config)
     key = resolve_key(config, key)
     with Lock(config["lock_file"]):
-        scratch = tempfile.mkdtemp(prefix="restore-", dir=private_dir(config["work_dir"]))
+        private_dir(config["work_dir"])
+        # The archive and its unpacked dump both land in the work directory, often on the
+        # database's own volume: refuse rather than fill it.
+        head = client.head_object(Bucket=config["bucket"], Key=key)
+        dump_bytes = head.get("Metadata", {}).get("dump-bytes", "0")
+        needed = head["ContentLength"] + (int(dump_bytes) if dump_bytes.isdigit() else 0)
+        check_free_space(config, needed, "the restore (archive and dump)")
+        scratch = tempfile.mkdtemp(prefix="restore-", dir=config["work_dir"])
         try:
             archive = os.path.join(scratch, "archive.tar.gz")
             meta = download_checked(client, config["bucket"], key, archive)

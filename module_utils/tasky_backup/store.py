@@ -43,18 +43,32 @@ COPY_PART_SIZE = 512 << 20
 EXPIRE_TAG = {"Key": "tasky-retention", "Value": "expire"}
 
 
-def server_side_copy(client, bucket, source, key, metadata, patience_s):
-    """Copies inside S3 (no bytes through this host), setting the backup's metadata; returns
-    the new object's version id."""
+def retention_tagging(expires):
+    """The Tagging header of an object that may expire, or of one that never does."""
+    return f"{EXPIRE_TAG['Key']}={EXPIRE_TAG['Value']}" if expires else ""
+
+
+def server_side_copy(client, bucket, source, key, metadata, patience_s, expires):
+    """Copies inside S3 (no bytes through this host), setting the backup's metadata and its
+    retention tag (never the source's: a copy of a backup that may expire to latest.tar.gz must
+    not carry that tag, not even for a moment); returns the new object's version id."""
     from boto3.s3.transfer import TransferConfig
 
+    extra = {
+        "Metadata": metadata,
+        "MetadataDirective": "REPLACE",
+        "ContentType": "application/gzip",
+        "TaggingDirective": "REPLACE",  # with no Tagging: no tag at all
+    }
+    if expires:
+        extra["Tagging"] = retention_tagging(True)
     patiently(
         f"the copy to {key}",
         lambda: client.copy(
             source,
             bucket,
             key,
-            ExtraArgs={"Metadata": metadata, "MetadataDirective": "REPLACE", "ContentType": "application/gzip"},
+            ExtraArgs=extra,
             Config=TransferConfig(multipart_threshold=COPY_MULTIPART_THRESHOLD, multipart_chunksize=COPY_PART_SIZE),
         ),
         patience_s,
@@ -122,10 +136,15 @@ def record_checksum(client, bucket, key, version_id, metadata, patience_s):
     server-side copy of the object onto itself; returns the id of the version that holds them.
     The caller removes the version without them (Writes.drop), so a versioned bucket keeps one
     version of each timestamped backup."""
+    return server_side_copy(client, bucket, source_of(bucket, key, version_id), key, metadata, patience_s, True)
+
+
+def source_of(bucket, key, version_id):
+    """A copy source: that exact version, when the bucket keeps versions."""
     source = {"Bucket": bucket, "Key": key}
     if version_id:
         source["VersionId"] = version_id
-    return server_side_copy(client, bucket, source, key, metadata, patience_s)
+    return source
 
 
 BACKUP_NAME = re.compile(r"^mongodb-backup-(\d{8}-\d{6})\.tar\.gz$")

@@ -38,7 +38,7 @@ class MultipartWriter(ChunkingWriter):
     the multipart ETag or the composite checksum can be checked afterwards.
     """
 
-    def __init__(self, client, bucket, key, part_size, threads, metadata, patience_s):
+    def __init__(self, client, bucket, key, part_size, threads, metadata, patience_s, tagging=""):
         super().__init__(part_size)
         self.client, self.bucket, self.key, self.patience_s = client, bucket, key, patience_s
         self.sha256 = hashlib.sha256()
@@ -52,7 +52,12 @@ class MultipartWriter(ChunkingWriter):
         self.upload_id = patiently(
             f"the start of the upload of {key}",
             lambda: client.create_multipart_upload(
-                Bucket=bucket, Key=key, ContentType="application/gzip", Metadata=metadata, ChecksumAlgorithm="SHA256"
+                Bucket=bucket,
+                Key=key,
+                ContentType="application/gzip",
+                Metadata=metadata,
+                ChecksumAlgorithm="SHA256",
+                **({"Tagging": tagging} if tagging else {}),
             )["UploadId"],
             patience_s,
         )

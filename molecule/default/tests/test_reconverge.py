@@ -19,13 +19,13 @@ ROTATED = "tasky-lab-backup-password-rotated-throwaway"
 KEYFILE = "dGFza3ktbGFiLWtleWZpbGUtdGhyb3dhd2F5LW5vdC1hLXNlY3JldA=="
 
 
-def converge(**extra):
-    """site.yml on the lab host only, with extra vars; returns {task name: result}."""
+def converge(playbook="site.yml", expect_rc=0, **extra):
+    """A playbook (site.yml) on the lab host only, with extra vars; returns {task name: result}."""
     project = os.environ["MOLECULE_PROJECT_DIRECTORY"]
     inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     proc = subprocess.run(
-        ["ansible-playbook", "-i", inventory, "site.yml", "--limit", HOST_NAME, "-e", json.dumps(extra)],
+        ["ansible-playbook", "-i", inventory, str(playbook), "--limit", HOST_NAME, "-e", json.dumps(extra)],
         capture_output=True,
         text=True,
         env=env,
@@ -39,7 +39,7 @@ def converge(**extra):
         for task in play["tasks"]:
             if HOST_NAME in task["hosts"]:
                 results.setdefault(task["task"]["name"], task["hosts"][HOST_NAME])
-    assert proc.returncode == 0, [r.get("msg") for r in results.values() if r.get("failed")]
+    assert proc.returncode == expect_rc, [r.get("msg") for r in results.values() if r.get("failed")]
     return results
 
 
@@ -52,6 +52,20 @@ def logs_in(password):
         return False
     finally:
         client.close()
+
+
+def test_a_setting_the_engine_would_refuse_fails_the_converge_not_the_nights(lab_host, tmp_path):
+    """The engine checks backup.json before the role puts it in place: a value out of its range
+    fails the converge, naming it, and the working configuration stays."""
+    before = lab_host.file("/etc/mongodb-backup/backup.json").content_string
+    playbook = tmp_path / "backup-role.yml"
+    playbook.write_text(
+        json.dumps([{"name": "backup role", "hosts": "mongodb", "become": True, "roles": ["mongodb_backup"]}])
+    )
+    results = converge(playbook, expect_rc=2, mongodb_backup_s3_patience_s=9999)
+    (failed,) = [r for r in results.values() if r.get("failed")]
+    assert "s3_patience_s must be an integer from 0 to 3600" in json.dumps(failed)
+    assert lab_host.file("/etc/mongodb-backup/backup.json").content_string == before
 
 
 @pytest.fixture(scope="module")
