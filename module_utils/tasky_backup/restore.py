@@ -33,7 +33,7 @@ def restore_backup(
         private_dir(config["work_dir"])
         # The archive and its unpacked dump both land in the work directory, often on the
         # database's own volume: refuse rather than fill it.
-        head = client.head_object(Bucket=config["bucket"], Key=key)
+        head = head_of_backup(client, config["bucket"], key)
         dump_bytes = head.get("Metadata", {}).get("dump-bytes", "0")
         needed = head["ContentLength"] + (int(dump_bytes) if dump_bytes.isdigit() else 0)
         check_free_space(config, needed, "the restore (archive and dump)")
@@ -55,6 +55,17 @@ def restore_backup(
             shutil.rmtree(scratch, ignore_errors=True)
     LOG.info("restored %s: %d documents", key, restored)
     return {"key": key, "restored": True, "drop": drop, "documents": restored, "sha256": meta["sha256"]}
+
+
+def head_of_backup(client, bucket, key):
+    from botocore.exceptions import ClientError
+
+    try:
+        return client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            raise BackupError(f"there is no backup {key} in s3://{bucket}") from None
+        raise
 
 
 def download_checked(client, bucket, key, path):
