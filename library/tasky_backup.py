@@ -4,7 +4,7 @@
 DOCUMENTATION = r"""
 ---
 module: tasky_backup
-short_description: Take, list, catalogue, verify or restore MongoDB backups in S3
+short_description: Take, list, catalogue, verify, restore or drill-restore MongoDB backups in S3
 description:
   - Runs the tasky backup engine on a MongoDB host, the same code that the nightly cron job
     runs (C(/opt/mongodb-backup/backup.sh)).
@@ -30,8 +30,17 @@ options:
         listing.
       - V(verify) downloads one and checks its checksum and archive.
       - V(restore) restores one with C(mongorestore).
+      - V(drill) is a restore drill of one (default V(latest)) on the same server, under the
+        engine's lock. It downloads it, checks its sha256, restores each database C(<db>) into a
+        scratch database C(drill_<db>) with C(mongorestore --nsFrom/--nsTo) as the configured
+        drill user, compares every collection's document count and index names with what was
+        recorded at dump time (the backup's sidecar), drops the scratch databases whatever
+        happened, and reports ok or the differences with the measured recovery time. It
+        refuses to start when a C(drill_<db>) exists that a drill did not make. Fails when
+        anything differs; never C(changed) (the server and the bucket are left as they were;
+        the result goes to the state file and CloudWatch, as a backup's does).
     type: str
-    choices: [backup, list, catalogue, verify, restore]
+    choices: [backup, list, catalogue, verify, restore, drill]
     default: backup
   config:
     description: Path of the host's backup configuration (JSON, root-only).
@@ -39,7 +48,7 @@ options:
     default: /etc/mongodb-backup/backup.json
   key:
     description:
-      - Backup to verify or restore, as a full key, a file name under the prefix, or V(latest).
+      - Backup to verify, restore or drill, as a full key, a file name under the prefix, or V(latest).
     type: str
     default: latest
   drop:
@@ -92,6 +101,10 @@ notes:
     (C(status=skipped), not changed).
   - A restore first downloads the archive and checks its sha256 against the one recorded at
     backup time; it fails when mongorestore reports documents it could not restore.
+  - A drill needs the drill login of the configuration (C(drill_user), C(drill_config)), which
+    the C(mongodb_backup) role writes with C(mongodb_backup_drill_enabled). A drill while a
+    backup runs fails at once as locked (C(status=locked)). On a replica set member that is not
+    the primary it is skipped (C(status=skipped)).
 author:
   - tasky team
 """
@@ -120,12 +133,19 @@ EXAMPLES = r"""
 - name: Rebuild the catalogue page (backups/index.html)
   tasky_backup:
     state: catalogue
+
+- name: Prove the newest backup restores (scratch databases drill_<db>, dropped afterwards)
+  tasky_backup:
+    state: drill
+  register: drill
 """
 
 RETURN = r"""
 status:
-  description: V(success), V(skipped) (not the chosen replica set member), V(failed) or V(locked).
-  returned: state is backup
+  description:
+    - Backup, V(success), V(skipped) (not the chosen replica set member), V(failed) or V(locked).
+    - Drill, V(ok), V(failed), V(skipped) (not the primary) or V(locked).
+  returned: state is backup or drill
   type: str
 reason:
   description: Why a backup was skipped.
@@ -145,12 +165,44 @@ users_key:
   returned: state is backup and users_prefix is set
   type: str
 documents:
-  description: Documents mongorestore restored.
-  returned: state is restore
+  description: Documents mongorestore restored (restore); documents counted in the scratch databases (drill).
+  returned: state is restore or drill
   type: int
+ok:
+  description: Whether the drill restored every collection with the recorded document count and index names.
+  returned: state is drill
+  type: bool
+differences:
+  description: What the drill found different from the record taken at dump time, each naming its collection.
+  returned: state is drill
+  type: list
+  elements: str
+  sample: ["go-mongodb.todos: 200 documents at dump time, 0 restored"]
+backup_key:
+  description: The timestamped backup the drilled key is (or copies), whose sidecar holds the record.
+  returned: state is drill
+  type: str
+compared:
+  description:
+    - Per restored collection (C(db.collection)), its document count and index names, and what was
+      recorded at dump time (C(expected)).
+  returned: state is drill
+  type: dict
+recovery_s:
+  description: The measured recovery time of the drill in seconds (download, checksum, unpack and mongorestore).
+  returned: state is drill
+  type: float
+restore_s:
+  description: Seconds mongorestore took in the drill.
+  returned: state is drill
+  type: float
+scratch_dropped:
+  description: Whether every scratch database of the drill is gone afterwards.
+  returned: state is drill
+  type: bool
 key:
-  description: Key of the timestamped backup (backup), or of the backup verified or restored.
-  returned: state is backup, verify or restore
+  description: Key of the timestamped backup (backup), or of the backup verified, restored or drilled.
+  returned: state is backup, verify, restore or drill
   type: str
   sample: backups/mongodb-backup-20261125-020000.tar.gz
 keys:
@@ -267,6 +319,7 @@ collections:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.tasky_backup.catalogue import write_catalogue
 from ansible.module_utils.tasky_backup.config import load_config
+from ansible.module_utils.tasky_backup.drill import drill_job
 from ansible.module_utils.tasky_backup.errors import BackupError, Locked
 from ansible.module_utils.tasky_backup.job import backup_job
 from ansible.module_utils.tasky_backup.logs import setup_logging
@@ -292,7 +345,7 @@ def main():
         argument_spec={
             "state": {
                 "type": "str",
-                "choices": ["backup", "list", "catalogue", "verify", "restore"],
+                "choices": ["backup", "list", "catalogue", "verify", "restore", "drill"],
                 "default": "backup",
             },
             "config": {"type": "path", "default": "/etc/mongodb-backup/backup.json"},
@@ -328,6 +381,9 @@ def main():
             "catalogue": f"{config['prefix']}index.html",
         }[state]
         module.exit_json(changed=True, msg=f"would {state} s3://{config['bucket']}/{target}")
+    if module.check_mode and state == "drill":
+        key = resolve_key(config, params["key"])
+        module.exit_json(changed=False, msg=f"would drill s3://{config['bucket']}/{key} into scratch databases")
     try:
         setup_logging(config)
         if state == "backup":
@@ -340,6 +396,15 @@ def main():
         if state == "catalogue":
             written = write_catalogue(config)
             module.exit_json(changed=True, **written)
+        if state == "drill":
+            # Not changed: the scratch databases are dropped again, the bucket is only read.
+            result = drill_job(config, params["key"])
+            if result["status"] == "locked":
+                module.fail_json(msg=result["error"], status="locked")
+            if result["status"] not in ("ok", "skipped"):
+                why = result.get("error") or "; ".join(result.get("differences") or [])
+                module.fail_json(msg=f"restore drill of {result.get('key')} failed: {why}", **result)
+            module.exit_json(changed=False, **result)
         if state == "verify":
             result = verify_backup(config, params["key"])
             if not result["valid"]:

@@ -188,7 +188,7 @@ def mongo_admin():
     except PyMongoError as exc:
         pytest.fail(f"pytest's FerretDB on 127.0.0.1:{MONGODB_PORT} does not answer ({exc}); run `make pytest`")
     for name in names:
-        if name.startswith(TEST_DB_PREFIX):
+        if name.startswith((TEST_DB_PREFIX, f"drill_{TEST_DB_PREFIX}")):  # and restore drills' scratch databases
             client.drop_database(name)
     ensure_user(client, "admin", BACKUP_USER, BACKUP_PASSWORD)
     ensure_user(client, APP_AUTH_DB, APP_USER, APP_PASSWORD)

@@ -1,75 +1,89 @@
 """The team's catalogue (backups/index.json, backups/index.html), the dump facts behind it and the
 listing of backups, against the lab's real S3 server (Ceph RGW).
 
-No test here runs a whole backup (that needs the real-tools lab): the objects are written as a
-run writes them (tests/catalogue_lab.py), then the catalogue is built from the bucket."""
+The backups are real: documents written through pytest's FerretDB as the application user, then
+the engine's own take_backup with MongoDB's real mongodump at chosen times and the job's catalogue
+hook (tests/catalogue_lab.py); the catalogue is then built from the bucket."""
 
 import datetime
 import html.parser
 import json
+import socket
 import subprocess
 import uuid
 
 import bson
 import pytest
 from botocore.exceptions import ClientError
-from catalogue_lab import ago, fake_backup, lab_config, make_dump, read_json, tags_of
+from catalogue_lab import add_todos, add_users, ago, lab_config, read_json, real_backup, tags_of
 from conftest import BIN, CLOUDWATCH_ENDPOINT, ROOT, ansible_json, run_engine, write_config
 from tasky_backup import catalogue as catalogue_module
 from tasky_backup import job
 from tasky_backup.catalogue import age_in_words, render_html, write_catalogue
+from tasky_backup.dump import run_mongodump
 from tasky_backup.facts import count_documents, dump_facts
 from tasky_backup.store import EXPIRE_TAG, list_backups, names_for
 from test_engine_metrics import datapoints
 
-APP = {"go-mongodb": {"todos": (25, ["n_1"]), "users": (2, [])}}
+HOST = socket.gethostname()  # the host a real run records
+
+
+def seed_app(db):
+    """The application's two collections: 25 todos with the index n_1, 2 users."""
+    add_todos(db, 25)
+    add_users(db, 2)
 
 
 # --- dump facts: read from the dump folder itself ----------------------------------------------
 
 
-def test_dump_facts_count_documents_and_name_indexes_from_the_dump_folder(tmp_path):
-    config = lab_config(tmp_path, "tasky-unused")
-    dump = make_dump(
-        tmp_path,
-        "mongodb-backup-20261125-020000",
-        {
-            "go-mongodb": {"todos": (25, ["n_1", "title_text"]), "users": (2, []), "a/b": (3, [])},
-            "other": {"empty": (0, [])},
-            "admin": {"system.users": (1, [])},
-        },
-    )
+def test_dump_facts_count_documents_and_name_indexes_from_the_dump_folder(
+    engine_config, app_db, fresh_db_name, mongo_admin, tmp_path
+):
+    """A folder the real mongodump wrote (two databases and admin), with the two things the lab's
+    FerretDB cannot give it added as mongodump writes them: a view's metadata.json (FerretDB has
+    no views) and an oplog.bson (no oplog)."""
+    seed_app(app_db)
+    app_db.todos.create_index("title")
+    app_db["a/b"].insert_many([{"_id": n} for n in range(3)])
+    mongo_admin[fresh_db_name].create_collection("empty")
+    config = lab_config(engine_config, app_db)
+    dump = tmp_path / "mongodb-backup-20261125-020000"
+    run_mongodump(config, str(dump), [app_db.name, fresh_db_name, "admin"])
+    assert (dump / "admin").is_dir() and (dump / app_db.name / "a%2Fb.bson").is_file()  # mongodump escapes "/"
     (dump / "oplog.bson").write_bytes(bson.encode({"ts": 1}))  # not a database
     view = {"indexes": [], "collectionName": "open_todos", "type": "view", "options": {"viewOn": "todos"}}
-    (dump / "go-mongodb" / "open_todos.metadata.json").write_text(json.dumps(view))
+    (dump / app_db.name / "open_todos.metadata.json").write_text(json.dumps(view))
 
     facts = dump_facts(str(dump), config["mongodump_path"], "db-1", leave_out=("admin", "config", "local"))
 
     assert facts["problems"] == []
     assert facts["host"] == "db-1"
     assert facts["tools"] == {"mongodump": "mongodump version: 100.11.0"}
-    assert set(facts["databases"]) == {"go-mongodb", "other"}  # admin is never in the archive
-    app = facts["databases"]["go-mongodb"]
-    assert app["todos"] == {"documents": 25, "indexes": ["_id_", "n_1", "title_text"]}
+    assert set(facts["databases"]) == {app_db.name, fresh_db_name}  # admin is never in the archive
+    app = facts["databases"][app_db.name]
+    assert app["todos"] == {"documents": 25, "indexes": ["_id_", "n_1", "title_1"]}
     assert app["users"] == {"documents": 2, "indexes": ["_id_"]}
     assert app["a/b"]["documents"] == 3  # the real name, from metadata.json, not the escaped file name
     assert app["open_todos"] == {"documents": None, "indexes": [], "type": "view"}
-    assert facts["databases"]["other"] == {"empty": {"documents": 0, "indexes": ["_id_"]}}
+    assert facts["databases"][fresh_db_name] == {"empty": {"documents": 0, "indexes": ["_id_"]}}
     # The count without decoding agrees with a full decode.
-    body = (dump / "go-mongodb" / "todos.bson").read_bytes()
-    assert count_documents(dump / "go-mongodb" / "todos.bson") == len(bson.decode_all(body)) == 25
+    body = (dump / app_db.name / "todos.bson").read_bytes()
+    assert count_documents(dump / app_db.name / "todos.bson") == len(bson.decode_all(body)) == 25
 
 
-def test_a_truncated_bson_is_recorded_as_a_problem_not_raised(tmp_path):
-    config = lab_config(tmp_path, "tasky-unused")
-    dump = make_dump(tmp_path, "mongodb-backup-20261125-020000", APP)
-    path = dump / "go-mongodb" / "todos.bson"
+def test_a_truncated_bson_is_recorded_as_a_problem_not_raised(engine_config, app_db, tmp_path):
+    seed_app(app_db)
+    config = lab_config(engine_config, app_db)
+    dump = tmp_path / "mongodb-backup-20261125-020000"
+    run_mongodump(config, str(dump), [app_db.name])
+    path = dump / app_db.name / "todos.bson"
     path.write_bytes(path.read_bytes()[:-7])
     facts = dump_facts(str(dump), config["mongodump_path"], "db-1")
-    assert facts["databases"]["go-mongodb"]["todos"]["documents"] is None
-    assert facts["databases"]["go-mongodb"]["users"]["documents"] == 2
+    assert facts["databases"][app_db.name]["todos"]["documents"] is None
+    assert facts["databases"][app_db.name]["users"]["documents"] == 2
     (problem,) = facts["problems"]
-    assert problem.startswith("go-mongodb/todos.bson: document 25 at byte")
+    assert problem.startswith(f"{app_db.name}/todos.bson: document 25 at byte")
 
 
 def test_dump_facts_never_raise(tmp_path):
@@ -82,26 +96,30 @@ def test_dump_facts_never_raise(tmp_path):
 
 
 @pytest.fixture
-def two_backups(s3, backup_bucket, tmp_path):
-    """Two backups two days apart, as two runs leave them; returns (config, older, newer)."""
-    config = lab_config(tmp_path, backup_bucket)
+def two_backups(s3, engine_config, app_db):
+    """Two real backups two days apart, of this test's database (app_db): 10 todos and no index,
+    then 25 todos with the index n_1 and 2 users; returns (config, older, newer)."""
+    config = lab_config(engine_config, app_db)
     older_at, newer_at = ago(days=2, hours=1), ago(hours=3)
-    older = fake_backup(config, s3, tmp_path, older_at, {"go-mongodb": {"todos": (10, [])}})
-    newer = fake_backup(config, s3, tmp_path, newer_at, APP)
+    add_todos(app_db, 10, index=False)
+    older = real_backup(config, older_at, s3)
+    add_todos(app_db, 15)
+    add_users(app_db, 2)
+    newer = real_backup(config, newer_at, s3)
     older["daily"], newer["daily"] = (f"backups/{names_for(at)['daily']}" for at in (older_at, newer_at))
     newer["created"] = newer_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return config, older, newer
 
 
-def test_a_backup_writes_its_sidecar_and_the_catalogue(s3, two_backups):
+def test_a_backup_writes_its_sidecar_and_the_catalogue(s3, two_backups, app_db):
     config, older, newer = two_backups
-    bucket = config["bucket"]
+    bucket, db = config["bucket"], app_db.name
     assert "catalogue_error" not in newer and "dump_facts" not in newer
     assert newer["catalogue"] == f"{config['endpoint_url']}/{bucket}/backups/index.html"
 
     sidecar = read_json(s3, bucket, newer["key"] + ".json")
     assert sidecar["sha256"] == newer["sha256"] and sidecar["size"] == newer["size"]
-    assert sidecar["databases"]["go-mongodb"]["todos"] == {"documents": 25, "indexes": ["_id_", "n_1"]}
+    assert sidecar["databases"][db]["todos"] == {"documents": 25, "indexes": ["_id_", "n_1"]}
     assert tags_of(s3, bucket, newer["key"] + ".json") == {EXPIRE_TAG["Key"]: EXPIRE_TAG["Value"]}
 
     index = read_json(s3, bucket, "backups/index.json")
@@ -112,9 +130,9 @@ def test_a_backup_writes_its_sidecar_and_the_catalogue(s3, two_backups):
     assert entry["sha256"] == head["Metadata"]["sha256"] == newer["sha256"]
     assert entry["size"] == head["ContentLength"]
     assert entry["created"] == newer["created"]
-    assert entry["host"] == "db-test-1" and entry["tools"] == {"mongodump": "mongodump version: 100.11.0"}
-    assert entry["databases"]["go-mongodb"]["users"] == {"documents": 2, "indexes": ["_id_"]}
-    assert index["backups"][1]["databases"] == {"go-mongodb": {"todos": {"documents": 10, "indexes": ["_id_"]}}}
+    assert entry["host"] == HOST and entry["tools"] == {"mongodump": "mongodump version: 100.11.0"}
+    assert entry["databases"][db]["users"] == {"documents": 2, "indexes": ["_id_"]}
+    assert index["backups"][1]["databases"] == {db: {"todos": {"documents": 10, "indexes": ["_id_"]}}}
 
     copies = {a["key"]: a["copies"] for a in index["aliases"]}
     assert copies == {"backups/latest.tar.gz": newer["key"], newer["daily"]: newer["key"], older["daily"]: older["key"]}
@@ -223,8 +241,9 @@ def test_the_module_documentation_renders():
     assert "catalogue" in proc.stdout and "copies" in proc.stdout and "catalogue_error" in proc.stdout
 
 
-def test_catalogue_of_a_prefix_with_no_backup(s3, backup_bucket, tmp_path):
-    config = lab_config(tmp_path, backup_bucket)
+def test_catalogue_of_a_prefix_with_no_backup(s3, engine_config, app_db):
+    config = lab_config(engine_config, app_db)
+    backup_bucket = config["bucket"]
     written = write_catalogue(config, s3)
     assert written["newest"] is None and written["counts"] == {"backups": 0, "aliases": 0}
     page = s3.get_object(Bucket=backup_bucket, Key="backups/index.html")["Body"].read().decode()
@@ -344,20 +363,16 @@ class PutFails:
 
 @pytest.mark.parametrize("put_fails", [True, False], ids=["put-fails", "put-works"])
 def test_the_job_hook_never_fails_the_backup_and_counts_catalogue_failures(
-    s3, cloudwatch, backup_bucket, tmp_path, monkeypatch, put_fails
+    s3, cloudwatch, engine_config, app_db, tmp_path, monkeypatch, put_fails
 ):
-    """The job around a run (job.backup_job: hook, state file, metrics, summary) with the run
-    itself replaced by the result of a good backup (a whole run needs the real-tools lab)."""
+    """A whole run through the job (job.backup_job: the real backup, then the hook, state file,
+    metrics, summary), with every PutObject of the catalogue refused or not."""
     namespace = f"Tasky/Test-{uuid.uuid4().hex[:8]}"
     config = lab_config(
-        tmp_path, backup_bucket, cloudwatch_namespace=namespace, cloudwatch_endpoint_url=CLOUDWATCH_ENDPOINT
+        engine_config, app_db, cloudwatch_namespace=namespace, cloudwatch_endpoint_url=CLOUDWATCH_ENDPOINT
     )
-    taken = fake_backup(config, s3, tmp_path, ago(hours=1), APP)  # the objects of a good run
-    for key in ("backups/index.json", "backups/index.html"):
-        s3.delete_object(Bucket=backup_bucket, Key=key)
-    facts = read_json(s3, backup_bucket, taken["key"] + ".json")
-    good_run = {k: taken[k] for k in ("status", "name", "key", "sha256", "size", "dump_bytes", "host")}
-    monkeypatch.setattr(job, "take_backup", lambda _config: {**good_run, "duration_s": 1.0, "dump_facts": facts})
+    backup_bucket = config["bucket"]
+    seed_app(app_db)
     if put_fails:
         monkeypatch.setattr(catalogue_module, "s3_client", lambda _config: PutFails(s3))
     from tasky_backup.logs import setup_logging
@@ -367,7 +382,7 @@ def test_the_job_hook_never_fails_the_backup_and_counts_catalogue_failures(
 
     assert result["status"] == "success"
     state = json.loads((tmp_path / "state.json").read_text())
-    assert state["last_success"]["key"] == taken["key"]
+    assert state["last_success"]["key"] == result["key"]
     log = (tmp_path / "backup.log").read_text()
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=backup_bucket)["Contents"]]
     # Maximum: each value goes out per bucket and per bucket and host (metrics.py).
@@ -376,11 +391,13 @@ def test_the_job_hook_never_fails_the_backup_and_counts_catalogue_failures(
     if put_fails:
         assert "AccessDenied" in result["catalogue_error"] and "catalogue" not in result
         assert "the catalogue was not updated (the backup itself is good)" in log
-        assert "backups/index.html" not in keys
+        assert "backups/index.html" not in keys and result["key"] + ".json" not in keys
         assert failures == [1.0]
     else:
         assert "catalogue_error" not in result and result["catalogue"].endswith("backups/index.html")
         assert "backups/index.html" in keys
+        sidecar = read_json(s3, backup_bucket, result["key"] + ".json")
+        assert sidecar["databases"][app_db.name]["todos"]["documents"] == 25
         assert failures == [0.0]
     assert "dump_facts" not in json.dumps(state) and "SUMMARY" in log
 

@@ -186,9 +186,9 @@ def test_mongodb_lost_mid_dump_fails_with_mongodumps_own_error(s3, good_backup, 
 
 
 def mongodump_processes(config):
-    """This test's mongodump processes (other labs may run theirs meanwhile)."""
-    pattern = f"--config={config['mongodump_config']}"
-    found = subprocess.run(["pgrep", "-f", "--", pattern], capture_output=True, text=True, check=False)
+    """This test's mongodump processes (its own credentials file): other labs on the machine dump too."""
+    pattern = f"mongodump --host=.*--config={re.escape(config['mongodump_config'])}"
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
     return found.stdout.split()
 
 

@@ -20,6 +20,7 @@ _spec.loader.exec_module(_cron)
 cron_schedule_problems = _cron.cron_schedule_problems
 
 GOOD = {"mongodb_backup_bucket": "tasky-test-bucket", "mongodb_backup_password": "test-backup-not-real"}
+DRILL = {"mongodb_backup_drill_enabled": True, "mongodb_backup_drill_password": "test-drill-not-real"}
 
 
 @pytest.mark.parametrize(
@@ -33,6 +34,14 @@ GOOD = {"mongodb_backup_bucket": "tasky-test-bucket", "mongodb_backup_password":
         ({"mongodb_backup_logrotate_frequency": "hourly"}, "mongodb_backup_logrotate_frequency"),
         ({"mongodb_backup_users_prefix": "backups/users/"}, "mongodb_backup_users_prefix"),
         ({"mongodb_backup_users_prefix": "private"}, "mongodb_backup_users_prefix"),
+        ({"mongodb_backup_drill_enabled": True}, "mongodb_backup_drill_password"),
+        ({"mongodb_backup_drill_schedule": "0 4 * * 0"}, "mongodb_backup_drill_enabled"),
+        ({**DRILL, "mongodb_backup_drill_schedule": "every sunday"}, "mongodb_backup_drill_schedule"),
+        (
+            {**DRILL, "mongodb_backup_alarm_enabled": True, "mongodb_backup_drill_max_age_days": 8},
+            "mongodb_backup_drill_max_age_days",
+        ),
+        ({**DRILL, "mongodb_backup_drill_max_age_days": 0}, "mongodb_backup_drill_max_age_days"),
     ],
 )
 def test_bad_input_fails_before_any_change(change, named):
@@ -71,6 +80,36 @@ def test_bad_input_fails_before_any_change(change, named):
 def test_bad_cron_schedule_fails_before_any_change_naming_the_variable(schedule, said):
     test_bad_input_fails_before_any_change({"mongodb_backup_schedule": schedule}, "mongodb_backup_schedule")
     assert said in cron_schedule_problems_msg(schedule)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "said"),
+    [
+        ("0 4 * * 8", "day of week '8' is outside 0-7"),
+        ("0 28 * * SUN", "hour '28' is outside 0-23"),
+        ("0 4 * * SUN-MON/9", "day of week step 'SUN-MON/9' must be 1-8"),
+    ],
+)
+def test_bad_drill_schedule_fails_before_any_change_naming_the_variable(schedule, said):
+    """The drill's weekly cron entry is checked like the backup's, before any change."""
+    cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", str(ROOT / "tests/playbooks/mongodb_backup_role.yml")]
+    extra = {**GOOD, **DRILL, "mongodb_backup_drill_schedule": schedule}
+    cmd += ["-e", json.dumps({"ansible_python_interpreter": str(BIN / "python"), **extra})]
+    rc, out = ansible_json(cmd)
+    tasks = list(task_results(out))
+    (failed,) = [r["msg"] for _, r in tasks if r.get("failed")]
+    assert rc != 0 and f"mongodb_backup_drill_schedule '{schedule}' is not a valid cron schedule" in failed
+    assert said in failed
+    assert not any(r.get("changed") for _, r in tasks)
+    assert not os.path.exists("/etc/cron.d/mongodb-backup-drill")
+
+
+def test_the_engine_gets_the_drill_login_only_with_the_drill_on():
+    off = render("{{ mongodb_backup_engine_config }}", mongodb_backup_drill_schedule="")
+    assert (off["drill_user"], off["drill_schedule"]) == ("", "")
+    on = render("{{ mongodb_backup_engine_config }}", **DRILL, mongodb_backup_drill_schedule="0 4 * * 0")
+    assert (on["drill_user"], on["drill_schedule"], on["drill_max_age_days"]) == ("backup-drill", "0 4 * * 0", 7)
+    assert on["drill_config"] == "/etc/mongodb-backup/mongorestore-drill.yaml"
 
 
 def cron_schedule_problems_msg(schedule):

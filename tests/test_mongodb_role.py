@@ -39,6 +39,24 @@ def test_missing_passwords_fail_before_any_change_naming_them():
     assert not os.path.exists("/etc/mongod.conf")
 
 
+def test_the_drill_user_needs_its_password_only_with_the_drill_on():
+    rc, tasks = play({**PASSWORDS, "mongodb_server_install": False, "mongodb_backup_drill_enabled": True}, check=False)
+    assert rc != 0
+    (msg,) = failures(tasks)
+    assert "mongodb_backup_drill_password" in msg and "mongodb_admin_password" not in msg
+    assert not any(r.get("changed") for _, r in tasks)
+    # Off (the default), no password is asked for, and check mode names three users.
+    rc, tasks = play({**PASSWORDS, "mongodb_server_install": False, "mongodb_port": 9})
+    assert rc == 0, failures(tasks)
+    (said,) = [r["msg"] for name, r in tasks if name.endswith("Say that check mode cannot show the users")]
+    assert "drill" not in said
+    drill = {"mongodb_backup_drill_enabled": True, "mongodb_backup_drill_password": "test-drill-not-real"}
+    rc, tasks = play({**PASSWORDS, **drill, "mongodb_server_install": False, "mongodb_port": 9})
+    assert rc == 0, failures(tasks)
+    (said,) = [r["msg"] for name, r in tasks if name.endswith("Say that check mode cannot show the users")]
+    assert "and the restore drill user backup-drill" in said
+
+
 def test_replica_set_without_keyfile_is_refused():
     rc, tasks = play({**PASSWORDS, "mongodb_server_install": False, "mongodb_replica_set_name": "rs0"}, check=False)
     assert rc != 0

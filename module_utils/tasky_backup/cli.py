@@ -7,6 +7,7 @@ import sys
 
 from .catalogue import write_catalogue
 from .config import DEFAULT_CONFIG, load_config
+from .drill import run_drill_job
 from .errors import EXIT_LOCKED, BackupError, Locked
 from .job import run_backup_job
 from .logs import LOG, setup_logging
@@ -18,9 +19,11 @@ from .verify import verify_backup
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="tasky MongoDB backup engine")
-    parser.add_argument("action", choices=["backup", "list", "catalogue", "verify", "restore", "status", "check"])
+    parser.add_argument(
+        "action", choices=["backup", "drill", "list", "catalogue", "verify", "restore", "status", "check"]
+    )
     parser.add_argument("--config", default=DEFAULT_CONFIG)
-    parser.add_argument("--key", help="backup key or name (verify, restore); default latest")
+    parser.add_argument("--key", help="backup key or name (drill, verify, restore); default latest")
     parser.add_argument("--drop", action="store_true", help="restore: drop collections first")
     parser.add_argument("--restore-user", help="restore: MongoDB user allowed to write (default: the backup user)")
     parser.add_argument("--restore-config", help="restore: mongorestore --config file with that user's password")
@@ -46,6 +49,8 @@ def main(argv=None):
         refused = str(exc)
     if args.action == "backup":
         return run_backup_job(config, refused)
+    if args.action == "drill":  # a restore drill (drill.py): exit 0 ok, 1 failed, 75 locked
+        return run_drill_job(config, args.key, refused)
     if refused:
         print(f"tasky-backup: {refused}", file=sys.stderr)
         return 1

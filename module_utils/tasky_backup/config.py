@@ -56,6 +56,13 @@ SETTINGS = {
     "max_age_hours": 26,
     "cloudwatch_namespace": "",
     "cloudwatch_endpoint_url": "",
+    # The restore drill (drill.py): the user it restores as (allowed to write; empty: no drill)
+    # and the root-only mongorestore --config file with its password; how old the last good
+    # drill may be before status-check.sh says so; its cron schedule, shown by status-check.sh.
+    "drill_user": "",
+    "drill_config": "/etc/mongodb-backup/mongorestore-drill.yaml",
+    "drill_max_age_days": 7,
+    "drill_schedule": "",
     # The engine's own Python environment on the host (pymongo, boto3, pinned); the module
     # imports them from there. Empty: the running Python has them.
     "venv": "",
@@ -104,6 +111,7 @@ def check_config(data, source="config"):
         ("s3_patience_s", 0, 3600),
         ("dump_timeout_s", 10, 7 * 24 * 3600),
         ("min_free_percent", 0, 90),
+        ("drill_max_age_days", 1, 366),
     ):
         value = config[key]
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -111,6 +119,7 @@ def check_config(data, source="config"):
     if not isinstance(config["oplog"], bool):
         raise BackupError(f"{source}: oplog must be true or false, got {config['oplog']!r}")
     check_databases(config["databases"], source)
+    check_drill(config, source)
     users_prefix = config["users_prefix"]
     if users_prefix and (not FOLDER.match(users_prefix) or users_prefix.startswith(prefix)):
         raise BackupError(
@@ -118,6 +127,20 @@ def check_config(data, source="config"):
             f"the public prefix '{prefix}'"
         )
     return config
+
+
+def check_drill(config, source):
+    """The drill's login: strings; a drill user needs its credentials file, an absolute path."""
+    for key in ("drill_user", "drill_config", "drill_schedule"):
+        if not isinstance(config[key], str):
+            raise BackupError(f"{source}: {key} must be a string, got {config[key]!r}")
+    if config["drill_user"] and not os.path.isabs(config["drill_config"]):
+        raise BackupError(
+            f"{source}: drill_config must be the absolute path of the drill user's mongorestore --config file, "
+            f"got {config['drill_config']!r}"
+        )
+    if config["drill_schedule"] and len(config["drill_schedule"].split()) != 5:
+        raise BackupError(f"{source}: drill_schedule must be five cron fields, got {config['drill_schedule']!r}")
 
 
 FOLDER = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$")

@@ -40,3 +40,31 @@ def publish_metrics(config, result, state):
         LOG.info("published %d metrics to CloudWatch namespace %s", len(data), config["cloudwatch_namespace"])
     except Exception as exc:  # noqa: BLE001 - best-effort by design
         LOG.warning("could not publish CloudWatch metrics: %s", exc)
+
+
+def publish_drill_metrics(config, result):
+    """CloudWatch metrics of a restore drill, best-effort: RestoreDrillSuccess (1/0) and, when
+    it got as far as restoring, RestoreDrillDuration (the recovery time: download, unpack and
+    mongorestore, in seconds); per bucket and per bucket and host, like the backup's."""
+    if not config["cloudwatch_namespace"]:
+        return
+    try:
+        ok = result.get("status") == "ok"
+        data = [{"MetricName": "RestoreDrillSuccess", "Value": 1.0 if ok else 0.0, "Unit": "Count"}]
+        if result.get("recovery_s") is not None:
+            data.append({"MetricName": "RestoreDrillDuration", "Value": float(result["recovery_s"]), "Unit": "Seconds"})
+        dims = [{"Name": "Bucket", "Value": config["bucket"]}]
+        host = [*dims, {"Name": "Host", "Value": result.get("host") or socket.gethostname()}]
+        data = [{**item, "Dimensions": d} for d in (dims, host) for item in data]
+        cloudwatch = aws_client(
+            config,
+            "cloudwatch",
+            config["cloudwatch_endpoint_url"],
+            retries={"mode": "standard", "max_attempts": 2},
+            connect_timeout=5,
+            read_timeout=10,
+        )
+        cloudwatch.put_metric_data(Namespace=config["cloudwatch_namespace"], MetricData=data)
+        LOG.info("published %d drill metrics to CloudWatch namespace %s", len(data), config["cloudwatch_namespace"])
+    except Exception as exc:  # noqa: BLE001 - best-effort by design
+        LOG.warning("could not publish the drill's CloudWatch metrics: %s", exc)

@@ -4,6 +4,7 @@ import datetime
 
 from .aws import s3_client
 from .clock import TIME_FORMAT, parse_utc, utc_now
+from .drill import drill_status
 from .lock import running_since
 from .state import backup_age_seconds, read_state
 
@@ -47,7 +48,10 @@ def status_report(config, client=None):
     running = running_since(config["lock_file"])
     if running and running != "unknown" and (utc_now() - parse_utc(running)).total_seconds() > limit:
         problems.append(f"a run has held the lock since {running}: stuck?")
+    drill, drill_problems = drill_status(config, state)  # the last restore drill (drill.py)
+    problems += drill_problems
     return {
+        **drill,
         "ok": not problems,
         "problems": problems,
         "last_success": last.get("finished_at"),

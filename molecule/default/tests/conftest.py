@@ -24,6 +24,7 @@ MONGODB_PORT = int(os.environ.get("LAB_MONGODB_PORT", "27117"))
 ADMIN = ("admin", "tasky-lab-admin-password-throwaway", "admin")
 APP = ("tasky", "tasky-lab-app-password-throwaway", "go-mongodb")
 BACKUP = ("backup", "tasky-lab-backup-password-throwaway", "admin")
+DRILL = ("backup-drill", "tasky-lab-drill-password-throwaway", "admin")
 BOOTSTRAP = ("lab-setup", "tasky-lab-bootstrap-password-throwaway", "admin")
 # The control node's builds of MongoDB's tools (lab/tools.sh), the same as on the host.
 TOOLS_BIN = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".lab/tools/bin"

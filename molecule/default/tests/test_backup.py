@@ -21,7 +21,7 @@ def test_cron_entry_is_exactly_the_nightly_backup(lab_host):
 
 
 def test_secrets_are_root_only_files(lab_host):
-    for path in (ENGINE_CONFIG, "/etc/mongodb-backup/mongodump.yaml"):
+    for path in (ENGINE_CONFIG, "/etc/mongodb-backup/mongodump.yaml", "/etc/mongodb-backup/mongorestore-drill.yaml"):
         f = lab_host.file(path)
         assert (f.user, f.group, f.mode) == ("root", "root", 0o600), path
     assert lab_host.file("/etc/mongodb-backup").mode == 0o700

@@ -11,6 +11,8 @@ def test_lab_host_runs_systemd_and_cron(lab_host):
 def test_backup_bucket_is_versioned_with_the_retention_lifecycle(s3):
     """Made by this run's converge: Molecule's prepare step removed the bucket first."""
     assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    # Two rules since the retention tag (issue 9): tagged backups expire, latest never; old versions.
     rules = {rule["ID"]: rule for rule in s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]}
+    assert sorted(rules) == ["tasky-backups-expire-tagged", "tasky-backups-old-versions"]
     assert rules["tasky-backups-expire-tagged"]["Expiration"]["Days"] == 30
     assert rules["tasky-backups-old-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 7

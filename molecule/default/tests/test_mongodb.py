@@ -3,7 +3,7 @@ host's database server, which in the lab is FerretDB (LAB ONLY, lab/playbooks/mo
 
 import pytest
 import yaml
-from conftest import ADMIN, APP, BACKUP, BOOTSTRAP, MONGODB_PORT, mongo_client
+from conftest import ADMIN, APP, BACKUP, BOOTSTRAP, DRILL, MONGODB_PORT, mongo_client
 from pymongo.errors import OperationFailure
 
 LAB_PASSWORDS = (
@@ -11,6 +11,7 @@ LAB_PASSWORDS = (
     "tasky-lab-app-password",
     "tasky-lab-backup-password",
     "tasky-lab-bootstrap-password",
+    "tasky-lab-drill-password",
 )
 
 
@@ -40,9 +41,14 @@ def test_mongod_log_rotation_reopens_instead_of_truncating(lab_host):
 
 
 def test_no_password_outside_the_root_only_credentials_files(lab_host):
-    hits = lab_host.run("grep -rlF -e %s -e %s -e %s -e %s /etc /opt /var/log", *LAB_PASSWORDS).stdout.split()
-    # The backup's mongodump --config file, and FerretDB's setup password (LAB ONLY).
-    assert sorted(hits) == ["/etc/ferretdb/ferretdb.env", "/etc/mongodb-backup/mongodump.yaml"]
+    hits = lab_host.run("grep -rlF -e %s -e %s -e %s -e %s -e %s /etc /opt /var/log", *LAB_PASSWORDS).stdout.split()
+    # The backup's mongodump --config file, the drill's mongorestore --config file, and
+    # FerretDB's setup password (LAB ONLY).
+    assert sorted(hits) == [
+        "/etc/ferretdb/ferretdb.env",
+        "/etc/mongodb-backup/mongodump.yaml",
+        "/etc/mongodb-backup/mongorestore-drill.yaml",
+    ]
     for path in hits:
         f = lab_host.file(path)
         assert (f.user, f.group, f.mode) == ("root", "root", 0o600), path
@@ -82,10 +88,13 @@ def test_wrong_password_is_refused():
     assert refused.value.code == 18  # AuthenticationFailed
 
 
-def test_the_role_created_its_three_users_and_they_log_in(mongo_admin):
+def test_the_role_created_its_four_users_and_they_log_in(mongo_admin):
+    """The admin, the application's, the backup's and (the lab turns the drill on) the restore
+    drill's user."""
+    made = {(ADMIN[0], "admin"), (APP[0], "go-mongodb"), (BACKUP[0], "admin"), (DRILL[0], "admin")}
     users = {(u["user"], u["db"]) for u in mongo_admin.admin.command("usersInfo", {"forAllDBs": True})["users"]}
-    assert {(ADMIN[0], "admin"), (APP[0], "go-mongodb"), (BACKUP[0], "admin")} <= users
-    assert users - {(ADMIN[0], "admin"), (APP[0], "go-mongodb"), (BACKUP[0], "admin")} == {(BOOTSTRAP[0], "admin")}
-    for login in (ADMIN, APP, BACKUP):
+    assert made <= users
+    assert users - made == {(BOOTSTRAP[0], "admin")}
+    for login in (ADMIN, APP, BACKUP, DRILL):
         with mongo_client(login) as client:
             assert client.admin.command("ping")["ok"] == 1.0

@@ -46,3 +46,20 @@ def test_backup_restores_the_same_documents():
     assert restore.rc == 0, restore.stderr
     count = mongosh("db.getSiblingDB('go-mongodb').todos.countDocuments({})", ADMIN)
     assert count.stdout.strip() == "50"
+
+
+DRILL = ("backup-drill", "tasky-lab-drill-password-throwaway")
+
+
+def test_the_drill_passes_with_least_privilege_and_leaves_no_scratch_database():
+    """The drill user has the built-in restore role only: mongorestore into drill_go-mongodb,
+    then dropping each scratch collection removes the database without dropDatabase, which
+    that role does not grant."""
+    assert HOST.run("/opt/mongodb-backup/backup.sh").rc == 0
+    drill = HOST.run("/opt/mongodb-backup/backup.sh --drill")
+    result = json.loads(drill.stdout)
+    assert drill.rc == 0 and result["status"] == "ok" and result["scratch_dropped"] is True, result
+    names = mongosh("db.adminCommand({listDatabases: 1}).databases.map(d => d.name).join(',')", ADMIN)
+    assert "drill_go-mongodb" not in names.stdout.split(",")
+    denied = mongosh("db.getSiblingDB('go-mongodb').dropDatabase()", DRILL)
+    assert denied.rc != 0 and "not authorized" in denied.stdout + denied.stderr
