@@ -392,14 +392,14 @@ def drop_database(reader, writer, target):
 def drill_job(config, key=None, refused=None):
     """A drill with state file, metrics and summary line; returns its result whatever happened:
     status ok, failed, skipped (not the primary) or locked (a backup or drill holds the lock)."""
-    from .job import remember, sigterm_ends_the_run
+    from .job import remember, signals_end_the_run
     from .metrics import publish_drill_metrics
 
     started = time.monotonic()
     try:
         if refused:
             raise BackupError(refused)
-        with sigterm_ends_the_run():
+        with signals_end_the_run():
             result = drill(config, key)
     except Locked as exc:
         LOG.warning("restore drill not started: %s", exc)
