@@ -319,7 +319,7 @@ collections:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.tasky_backup.catalogue import write_catalogue
 from ansible.module_utils.tasky_backup.config import load_config
-from ansible.module_utils.tasky_backup.drill import drill_job
+from ansible.module_utils.tasky_backup.drill_job import drill_job
 from ansible.module_utils.tasky_backup.errors import BackupError, Locked
 from ansible.module_utils.tasky_backup.job import backup_job
 from ansible.module_utils.tasky_backup.logs import setup_logging

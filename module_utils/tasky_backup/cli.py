@@ -7,7 +7,7 @@ import sys
 
 from .catalogue import write_catalogue
 from .config import DEFAULT_CONFIG, load_config
-from .drill import run_drill_job
+from .drill_job import run_drill_job
 from .errors import EXIT_LOCKED, BackupError, Locked
 from .job import run_backup_job
 from .logs import LOG, setup_logging

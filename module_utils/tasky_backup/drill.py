@@ -15,7 +15,7 @@ optional weekly cron entry), under the engine's lock so it never overlaps a back
    dropCollection, not dropDatabase; a database with no collection left is gone), whatever
    happened before, and says whether they are gone;
 5. reports ok or every difference, and the time the recovery took (download + unpack +
-   mongorestore): a measured recovery time. The job around it (drill_job) writes the result to
+   mongorestore): a measured recovery time. The job around it (drill_job.py) writes the result to
    the state file (status-check.sh shows it) and to CloudWatch (RestoreDrillSuccess,
    RestoreDrillDuration).
 
@@ -26,7 +26,6 @@ drill that was killed (SIGKILL, a reboot): holding the lock proves no drill is r
 dropped first.
 """
 
-import json
 import logging
 import os
 import shutil
@@ -38,16 +37,15 @@ import uuid
 from .aws import s3_client
 from .backup import remove_leftovers
 from .catalogue import read_sidecar
-from .clock import parse_utc, utc_now, utc_now_text
+from .clock import utc_now_text
 from .config import PRIVATE_DATABASES
 from .dump import run_mongorestore
-from .errors import EXIT_LOCKED, BackupError, Locked, reported_as
+from .errors import BackupError, reported_as
 from .files import private_dir
 from .lock import Lock
 from .logs import LOG
 from .mongo import connect, credentials_password
 from .restore import download_checked
-from .state import read_state, save
 from .store import resolve_key
 
 DRILL_PREFIX = "drill_"
@@ -55,8 +53,6 @@ DRILL_PREFIX = "drill_"
 MARKER = "tasky_restore_drill"
 # MongoDB database names are shorter than 64 bytes.
 MAX_DATABASE_NAME = 63
-# Differences kept in the state file (the result returned has them all).
-STATE_DIFFERENCES = 20
 
 
 def scratch_name(database):
@@ -383,112 +379,3 @@ def drop_database(reader, writer, target):
         left = reader[target].list_collection_names()
         return [f"scratch database {target} is still there after dropping its collections (left: {left})"]
     return []
-
-
-# ---------------------------------------------------------------------------------------------
-# The job around a drill: state file, metrics, summary line, for cron, the CLI and the module.
-
-
-def drill_job(config, key=None, refused=None):
-    """A drill with state file, metrics and summary line; returns its result whatever happened:
-    status ok, failed, skipped (not the primary) or locked (a backup or drill holds the lock)."""
-    from .job import remember, signals_end_the_run
-    from .metrics import publish_drill_metrics
-
-    started = time.monotonic()
-    try:
-        if refused:
-            raise BackupError(refused)
-        with signals_end_the_run():
-            result = drill(config, key)
-    except Locked as exc:
-        LOG.warning("restore drill not started: %s", exc)
-        result = {"status": "locked", "ok": False, "error": str(exc), "finished_at": utc_now_text()}
-        LOG.info("DRILL SUMMARY %s", json.dumps(result, sort_keys=True))
-        return result
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is a bare traceback
-        message = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {exc}"
-        LOG.error("restore drill failed: %s", message)
-        result = {
-            "status": "failed",
-            "ok": False,
-            "key": resolve_key(config, key),
-            "error": message,
-            "differences": [],
-            "host": socket.gethostname(),
-            "duration_s": round(time.monotonic() - started, 3),
-            "finished_at": utc_now_text(),
-        }
-    if result["status"] != "skipped":
-        remember(config, lambda: record_drill(config, result))
-        publish_drill_metrics(config, result)
-    LOG.info("DRILL SUMMARY %s", json.dumps(summary(result), sort_keys=True))
-    return result
-
-
-def run_drill_job(config, key=None, refused=None):
-    """What backup.sh --drill runs: prints the result; exit status 0 ok or skipped, 1 failed,
-    75 locked."""
-    result = drill_job(config, key, refused)
-    print(json.dumps(result, indent=2, sort_keys=True))
-    if result["status"] == "locked":
-        return EXIT_LOCKED
-    return 0 if result["status"] in ("ok", "skipped") else 1
-
-
-def summary(result):
-    """The result without the per-collection detail, and at most a few differences: what the
-    state file and the summary line keep."""
-    short = {k: v for k, v in result.items() if k != "compared"}
-    differences = result.get("differences") or []
-    if len(differences) > STATE_DIFFERENCES:
-        more = len(differences) - STATE_DIFFERENCES
-        short["differences"] = [*differences[:STATE_DIFFERENCES], f"... and {more} more"]
-    return short
-
-
-def record_drill(config, result):
-    """The last drill, and the last good one, in the state file beside the backups'."""
-    state = read_state(config)
-    state["last_drill"] = summary(result)
-    if result.get("status") == "ok":
-        state["last_drill_success"] = summary(result)
-    return save(config, state)
-
-
-def drill_age_seconds(state):
-    finished = (state.get("last_drill_success") or {}).get("finished_at")
-    if not finished:
-        return None
-    return (utc_now() - parse_utc(finished)).total_seconds()
-
-
-def drill_status(config, state):
-    """status-check.sh's view of the drills: (fields, problems). With the drill on (a drill user
-    configured), a failed last drill or a last good one older than drill_max_age_days is a
-    problem; none recorded yet is said, not counted (the alarm covers a drill that never runs)."""
-    last = state.get("last_drill") or {}
-    age = drill_age_seconds(state)
-    enabled = bool(config["drill_user"])
-    fields = {
-        "drill_enabled": enabled,
-        "drill_schedule": config["drill_schedule"] or None,
-        "drill_max_age_days": config["drill_max_age_days"],
-        "last_drill": {
-            k: last.get(k)
-            for k in ("status", "finished_at", "key", "backup_key", "recovery_s", "documents", "differences", "error")
-            if k in last
-        }
-        or None,
-        "last_drill_success": (state.get("last_drill_success") or {}).get("finished_at"),
-        "drill_age_days": round(age / 86400, 2) if age is not None else None,
-    }
-    problems = []
-    if enabled and last.get("status") == "failed":
-        why = last.get("error") or "; ".join((last.get("differences") or [])[:3])
-        problems.append(f"the last restore drill ({last.get('finished_at')}) failed: {why}")
-    if enabled and age is not None and age > config["drill_max_age_days"] * 86400:
-        problems.append(
-            f"the last successful restore drill is {age / 86400:.1f} days old (over {config['drill_max_age_days']})"
-        )
-    return fields, problems

@@ -4,7 +4,7 @@ import datetime
 
 from .aws import s3_client
 from .clock import TIME_FORMAT, parse_utc, utc_now
-from .drill import drill_status
+from .drill_job import drill_status
 from .lock import running_since
 from .state import backup_age_seconds, read_state
 
