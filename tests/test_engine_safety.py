@@ -355,3 +355,19 @@ def test_latest_never_carries_the_expire_tag_not_even_for_a_moment(s3, engine_co
     assert copies[stamped] == ("REPLACE", "tasky-retention=expire")  # the metadata rewrite
     (create,) = [t for m, target, _d, t in seen if m == "POST" and target.startswith(f"/{bucket}/{stamped}?uploads")]
     assert create == "tasky-retention=expire"
+
+
+def test_s3_keys_from_a_root_only_credentials_file(engine_config, app_db, tmp_path):
+    """For S3 servers without instance roles the keys sit in their own 0600 file, so the engine's
+    configuration (shown when a converge fails) holds no secret; a file others can read is refused."""
+    path, config = engine_config
+    seed(app_db, todos=1, users=1)
+    keys = tmp_path / "s3-credentials"
+    keys.write_text(f"[default]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n")
+    keys.chmod(0o600)
+    without = {k: v for k, v in config.items() if k not in ("access_key", "secret_key")}
+    write_config(path, {**without, "credentials_file": str(keys)})
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    keys.chmod(0o644)
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 1 and "can be read by others" in summary(proc)["error"]

@@ -20,6 +20,9 @@ SETTINGS = {
     "endpoint_url": "",
     "access_key": "",
     "secret_key": "",
+    # Or, for S3 servers without instance roles: an AWS shared-credentials file (its [default]
+    # keys), root-only, so that this configuration holds no secret.
+    "credentials_file": "",
     "public_base_url": "",
     "mongodb_host": "127.0.0.1",
     "mongodb_port": 27017,

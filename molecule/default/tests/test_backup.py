@@ -21,9 +21,14 @@ def test_cron_entry_is_exactly_the_nightly_backup(lab_host):
 
 
 def test_secrets_are_root_only_files(lab_host):
-    for path in (ENGINE_CONFIG, "/etc/mongodb-backup/mongodump.yaml", "/etc/mongodb-backup/mongorestore-drill.yaml"):
+    secrets = ("mongodump.yaml", "mongorestore-drill.yaml", "s3-credentials")
+    for path in (ENGINE_CONFIG, *(f"/etc/mongodb-backup/{name}" for name in secrets)):
         f = lab_host.file(path)
         assert (f.user, f.group, f.mode) == ("root", "root", 0o600), path
+    # The engine's configuration holds no secret: the S3 keys are in their own file.
+    config = json.loads(lab_host.file(ENGINE_CONFIG).content_string)
+    assert config["credentials_file"] == "/etc/mongodb-backup/s3-credentials"
+    assert "secret" not in lab_host.file(ENGINE_CONFIG).content_string.replace("secret_key", "")
     assert lab_host.file("/etc/mongodb-backup").mode == 0o700
     for script in ("backup.sh", "status-check.sh", "tasky_backup"):
         assert lab_host.file(f"/opt/mongodb-backup/{script}").mode == 0o700
