@@ -1,4 +1,5 @@
-"""What a dump holds, read from the dump directory itself right after mongodump: the databases,
+"""What a dump holds, read from the dump directory itself right after mongodump (or, in the
+archive format, from the archive as it streams past: archive_facts): the databases,
 per collection the number of documents and the index names, and the tool's version. Recorded with
 each backup (its sidecar, see catalogue.py) so the catalogue and a later restore drill can say
 what the backup held at dump time without unpacking it.
@@ -110,6 +111,22 @@ def dump_facts(dump_dir, mongodump_path, host, leave_out=()):
             facts["problems"] += [f"{name}/{problem}" for problem in problems]
     except Exception as exc:  # noqa: BLE001 - a record of the dump must never fail the backup
         facts["problems"].append(f"could not read the dump directory: {type(exc).__name__}: {exc}")
+    for problem in facts["problems"]:
+        LOG.warning("dump facts: %s", problem)
+    return facts
+
+
+def archive_facts(archive, mongodump_path, host):
+    """The facts of a mongodump archive as it streamed past (mongoarchive.ArchiveFilter): the
+    same record as dump_facts, read from the archive itself: document counts from its segments,
+    index names from its prelude (the collections' metadata, as in metadata.json). Never raises."""
+    facts = {"format": FORMAT, "host": host, "tools": {}, "databases": {}, "problems": []}
+    try:
+        facts["tools"]["mongodump"] = tool_version(mongodump_path)
+        facts["databases"] = archive.databases()
+        facts["problems"] += [f"{name}: no end-of-collection marker in the archive" for name in archive.unfinished()]
+    except Exception as exc:  # noqa: BLE001 - a record of the dump must never fail the backup
+        facts["problems"].append(f"could not read the archive's facts: {type(exc).__name__}: {exc}")
     for problem in facts["problems"]:
         LOG.warning("dump facts: %s", problem)
     return facts
