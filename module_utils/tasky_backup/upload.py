@@ -36,9 +36,10 @@ GROW_EVERY = 1000
 
 def grown_part_size(part_number, part_size):
     """The size of part part_number when the first parts had part_size: unchanged up to part
-    5,000, then doubling every 1,000 parts (at most S3's 5 GiB). An estimate that was 10 times
-    too small still fits in 10,000 parts (5,000 x 1 + 1,000 x (2 + 4 + 8 + 16 + 32) = 67,000
-    first-size parts), while a right estimate never grows them."""
+    5,000, then doubling every 1,000 parts (at most S3's 5 GiB): 10,000 parts hold 67,000
+    first-size parts (5,000 x 1 + 1,000 x (2 + 4 + 8 + 16 + 32)), so a dump 6 times bigger than
+    the estimate part_size_for planned for (9,900 parts) still fits, while a right estimate
+    never grows them."""
     if part_number <= GROW_FROM:
         return part_size
     return min(part_size << (1 + (part_number - GROW_FROM - 1) // GROW_EVERY), MAX_PART)
