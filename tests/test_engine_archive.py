@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import struct
 import subprocess
 import threading
@@ -14,6 +15,7 @@ import time
 
 import bson
 import requests
+import test_engine_faults
 from conftest import (
     ENDPOINT,
     MONGODB_PORT,
@@ -27,8 +29,11 @@ from conftest import (
     snapshot,
     write_config,
 )
+from outage_proxy import OutageProxy
 from test_engine_backup import summary
 from test_module import adhoc
+
+good_backup = test_engine_faults.good_backup  # the fixture: a first good backup and a snapshot
 
 TIMESTAMPED = re.compile(r"^backups/mongodb-backup-\d{8}-\d{6}\.archive\.gz$")
 DAILY = re.compile(r"^backups/daily-\d{4}-\d{2}-\d{2}\.archive\.gz$")
@@ -338,3 +343,32 @@ def test_parts_grow_when_the_dump_outruns_its_estimate(monkeypatch):
     writer.complete()
     sizes = [client.sizes[n] // mib for n in sorted(client.sizes)]
     assert sizes == [5, 5, 5, 10, 10, 20, 15], sizes
+
+
+def test_archive_sigterm_and_a_hung_mongodump_kill_the_stream_and_lose_nothing(s3, good_backup, app_db):
+    """The archive format's streaming path on its own faults: SIGTERM while mongodump streams (the
+    server stalled mid-dump) and a hung mongodump past dump_timeout_s. Each time mongodump is
+    killed, the multipart upload already started is aborted, and the bucket, the work directory
+    and the last success are as they were."""
+    from nothing_lost import assert_nothing_lost
+    from test_engine_faults import assert_failure_recorded, mongodump_processes, start_engine, wait_for
+
+    path, config, before = good_backup
+    seed_bulk(app_db, 8 << 20)
+    for timeout, words in ((None, "terminated by SIGTERM"), (10, "mongodump did not finish within 10 s")):
+        proxy = OutageProxy(MONGODB_PORT, fail_after_bytes=2 << 20, direction="down", stall=True)
+        try:
+            changes = {"format": "archive", "mongodb_port": proxy.port, "part_size_mib": 5}
+            write_config(path, {**config, **changes, **({"dump_timeout_s": timeout} if timeout else {})})
+            engine = start_engine(path)
+            wait_for(proxy.stalled.is_set, what="the dump to be under way")
+            if timeout is None:
+                engine.send_signal(signal.SIGTERM)
+            out, err = engine.communicate(timeout=90)
+        finally:
+            proxy.close()
+        proc = subprocess.CompletedProcess(engine.args, engine.returncode, out, err)
+        assert_failure_recorded(proc, config, words)
+        assert "aborted the multipart upload" in open(config["log_file"], encoding="utf-8").read()
+        assert mongodump_processes(proxy.port) == []
+        assert_nothing_lost(s3, config["bucket"], config, before)

@@ -185,8 +185,10 @@ def test_mongodb_lost_mid_dump_fails_with_mongodumps_own_error(s3, good_backup, 
     assert_nothing_lost(s3, config["bucket"], config, before)
 
 
-def mongodump_processes():
-    found = subprocess.run(["pgrep", "-f", "mongodump --host"], capture_output=True, text=True, check=False)
+def mongodump_processes(port):
+    """mongodump processes talking to this port (other labs and make bench run mongodumps too)."""
+    pattern = f"mongodump --host=[^ ]* --port={port}( |$)"
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
     return found.stdout.split()
 
 
@@ -206,7 +208,7 @@ def test_a_hung_mongodump_is_killed_at_the_time_limit(s3, good_backup, app_db):
     assert proxy.stalled.is_set()
     assert_failure_recorded(proc, config, "mongodump did not finish within 10 s")
     assert 10 <= took < 60
-    assert mongodump_processes() == []
+    assert mongodump_processes(proxy.port) == []
     assert_nothing_lost(s3, config["bucket"], config, before)
 
 
@@ -243,7 +245,7 @@ def test_sigterm_mid_dump_ends_the_run_cleanly(s3, good_backup, app_db):
         proxy.close()
     proc = subprocess.CompletedProcess(engine.args, engine.returncode, out, err)
     assert_failure_recorded(proc, config, "terminated by SIGTERM")
-    assert mongodump_processes() == []
+    assert mongodump_processes(proxy.port) == []
     assert_nothing_lost(s3, config["bucket"], config, before)
 
 
