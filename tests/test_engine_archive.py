@@ -17,8 +17,11 @@ import bson
 import requests
 import test_engine_faults
 from conftest import (
+    BACKUP_PASSWORD,
+    BACKUP_USER,
     ENDPOINT,
     MONGODB_PORT,
+    MONGODUMP,
     MONGORESTORE,
     allow_anonymous_downloads,
     keys,
@@ -28,6 +31,7 @@ from conftest import (
     seed_bulk,
     snapshot,
     write_config,
+    write_mongo_config,
 )
 from outage_proxy import OutageProxy
 from test_engine_backup import summary
@@ -372,3 +376,122 @@ def test_archive_sigterm_and_a_hung_mongodump_kill_the_stream_and_lose_nothing(s
         assert "aborted the multipart upload" in open(config["log_file"], encoding="utf-8").read()
         assert mongodump_processes(proxy.port) == []
         assert_nothing_lost(s3, config["bucket"], config, before)
+
+
+def split_archive(archive):
+    """(header, prelude documents, the rest) of a mongodump archive; and its segments as
+    [(namespace header, [documents])]."""
+    pos = 4
+    (length,) = struct.unpack_from("<i", archive, pos)
+    header, pos = archive[pos : pos + length], pos + length
+
+    def documents(pos):
+        found = []
+        while True:
+            (length,) = struct.unpack_from("<i", archive, pos)
+            if length == -1:
+                return found, pos + 4
+            found.append(archive[pos : pos + length])
+            pos += length
+
+    prelude, pos = documents(pos)
+    body, segments = archive[pos:], []
+    while pos < len(archive):
+        (length,) = struct.unpack_from("<i", archive, pos)
+        head = bson.decode(archive[pos : pos + length])
+        docs, pos = documents(pos + length)
+        segments.append((head, docs))
+    return header, prelude, body, segments
+
+
+def test_the_oplog_of_an_archive_keeps_only_the_backed_up_databases(app_db, tmp_path):
+    """An --oplog archive's oplog holds every write made during the dump, admin.system.users
+    too. FerretDB keeps no oplog, so the oplog is added here to a real mongodump archive, in the
+    format's own shape (prelude entry, segment, EOF header with its CRC-64): the filter keeps
+    the entries on the backed-up database (and only those operations of an applyOps), drops the
+    rest, and rewrites the EOF header's CRC. The CRC function is first checked against the CRCs
+    the real mongodump wrote."""
+    from tasky_backup.mongoarchive import MAGIC, ArchiveFilter, crc64, signed64
+
+    app_db.a.insert_many([{"_id": i, "v": "x" * i} for i in range(50)])
+    secret = tmp_path / "mongodump.yaml"
+    write_mongo_config(secret, BACKUP_PASSWORD)
+    cmd = [str(MONGODUMP), "--host=127.0.0.1", f"--port={MONGODB_PORT}", f"--username={BACKUP_USER}"]
+    cmd += ["--authenticationDatabase=admin", f"--config={secret}", f"--db={app_db.name}", "--archive"]
+    archive = subprocess.run(cmd, capture_output=True, check=True).stdout
+    header, prelude, body, segments = split_archive(archive)
+    crc = {}
+    for head, docs in segments:
+        name = f"{head['db']}.{head['collection']}"
+        if head["EOF"]:
+            assert head["CRC"] == signed64(crc[name]), name  # mongodump's own CRC, recomputed
+        for doc in docs:
+            crc[name] = crc64(crc.get(name, 0), doc)
+
+    ts = bson.Timestamp(1_700_000_000, 1)
+    kept_insert = {"ts": ts, "t": 1, "op": "i", "ns": f"{app_db.name}.a", "o": {"_id": 1000}}
+    entries = [
+        kept_insert,
+        {"ts": ts, "t": 1, "op": "i", "ns": "admin.system.users", "o": {"_id": "admin.x", "credentials": "SECRET-1"}},
+        {
+            "ts": ts,
+            "t": 1,
+            "op": "c",
+            "ns": "admin.$cmd",
+            "o": {
+                "applyOps": [
+                    {"op": "i", "ns": f"{app_db.name}.a", "o": {"_id": 1001}},
+                    {"op": "u", "ns": "admin.system.users", "o": {"x": "SECRET-2"}, "o2": {"_id": 1}},
+                ]
+            },
+        },
+        {"ts": ts, "t": 1, "op": "n", "ns": "", "o": {"msg": "periodic noop"}},
+    ]
+    encoded = [bson.encode(e) for e in entries]
+    oplog_crc = 0
+    for doc in encoded:
+        oplog_crc = crc64(oplog_crc, doc)
+    end = struct.pack("<i", -1)
+    oplog = {"db": "", "collection": "oplog"}
+    with_oplog = b"".join(
+        [
+            MAGIC,
+            header,
+            *prelude,
+            bson.encode({**oplog, "metadata": "", "size": 0, "type": ""}),
+            end,
+            body,
+            bson.encode({**oplog, "EOF": False, "CRC": 0}),
+            *encoded,
+            end,
+            bson.encode({**oplog, "EOF": True, "CRC": signed64(oplog_crc)}),
+            end,
+        ]
+    )
+
+    class Out:
+        data = b""
+
+        def write(self, data):
+            self.data += data
+
+    out = Out()
+    filtered = ArchiveFilter(out, keep=lambda db: db == app_db.name)
+    for start in range(0, len(with_oplog), 97):  # in pieces that cut through documents
+        filtered.write(with_oplog[start : start + 97])
+    filtered.close()
+    assert filtered.oplog_dropped == 2 and b"SECRET" not in out.data
+    *_, kept_segments = split_archive(out.data)
+    (ops,) = [docs for head, docs in kept_segments if head["collection"] == "oplog" and not head["EOF"]]
+    (eof,) = [head for head, _docs in kept_segments if head["collection"] == "oplog" and head["EOF"]]
+    assert [bson.decode(op) for op in ops] == [
+        kept_insert,
+        {**entries[2], "o": {"applyOps": [{"op": "i", "ns": f"{app_db.name}.a", "o": {"_id": 1001}}]}},
+    ]
+    assert ops[0] == encoded[0]  # an entry kept whole passes byte for byte
+    expected = 0
+    for op in ops:
+        expected = crc64(expected, op)
+    assert eof["CRC"] == signed64(expected)
+    # The collections' own segments pass untouched.
+    assert [s for s in kept_segments if s[0]["collection"] == "a"] == [s for s in segments if s[0]["collection"] == "a"]

@@ -19,6 +19,12 @@ Why a filter: mongodump 100.x has no option to leave databases out of a whole-se
 user's SCRAM credentials) and parts of config, which must never be published. ArchiveFilter
 drops their prelude entries and segments before anything is compressed: the bytes never leave
 the process. Documents are counted by walking their length prefixes, never decoded.
+
+The oplog of an --oplog dump holds every write made while the dump ran, on any namespace:
+admin.system.users too when a password changes meanwhile. Its entries are decoded, and only the
+operations on kept databases pass (inside applyOps too); since mongorestore checks each
+namespace's CRC-64 (ECMA, as Go's hash/crc64) at its EOF header, the oplog's EOF header is
+rewritten with the CRC of what passed.
 """
 
 import json
@@ -33,6 +39,48 @@ MAX_DOCUMENT = 48 << 20  # BSON documents are at most 16 MiB; mongodump's own li
 OPLOG = ("", "oplog")
 
 _INT32 = struct.Struct("<i")
+TERMINATOR_BYTES = _INT32.pack(TERMINATOR)
+
+
+def _crc64_table():
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xC96C5795D7870F42 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+CRC64_TABLE = _crc64_table()
+
+
+def crc64(crc, data):
+    """Go's crc64.Update with the ECMA table (mongodump's namespace CRC): crc 0 to start."""
+    crc ^= 0xFFFFFFFFFFFFFFFF
+    table = CRC64_TABLE
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFFFFFFFFFF
+
+
+def signed64(value):
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def keep_operation(entry, keep):
+    """An oplog entry reduced to the operations on databases keep(db) accepts (inside applyOps
+    too), the entry itself when all of it stays, or None."""
+    inner = entry.get("o", {}).get("applyOps") if entry.get("op") == "c" and isinstance(entry.get("o"), dict) else None
+    if isinstance(inner, list):
+        kept = [keep_operation(op, keep) for op in inner]
+        if all(k is op for k, op in zip(kept, inner)):
+            return entry
+        kept = [k for k in kept if k is not None]
+        if not kept:
+            return None
+        return {**entry, "o": {**entry["o"], "applyOps": kept}}
+    return entry if keep(str(entry.get("ns", "")).split(".", 1)[0]) else None
 
 
 def decode(raw):
@@ -67,6 +115,13 @@ class ArchiveFilter:
         self.current = None  # the namespace of the segment being read
         self.current_kept = True
         self.bytes_in = self.bytes_out = 0
+        # The oplog's segments: filtered entry by entry, their header held back until an entry
+        # passes (a segment has at least one document), the CRC of what passed kept.
+        self.filtering_oplog = False
+        self.pending_header = None
+        self.segment_open = False
+        self.oplog_crc = 0
+        self.oplog_dropped = 0
 
     # -- parsing ---------------------------------------------------------------------------
     def write(self, data):
@@ -76,7 +131,10 @@ class ArchiveFilter:
         end = len(buf)
         while True:
             if self.state == "body":
-                pos, done = self._body(buf, pos, end)
+                body = self._oplog_body if self.filtering_oplog else self._body
+                pos, done = body(buf, pos, end)
+                if self.filtering_oplog:
+                    run = pos  # what passed was written by _oplog_body itself
                 if not self.current_kept:
                     run = pos  # a dropped segment's documents are skipped as they are walked
                 if not done:
@@ -119,9 +177,22 @@ class ArchiveFilter:
             else:  # a namespace header: a segment (documents follow) or the namespace's EOF
                 namespace = (doc.get("db", ""), doc.get("collection", ""))
                 self.current, self.current_kept = namespace, self._kept(namespace)
+                self.filtering_oplog = namespace == OPLOG
                 if not self.current_kept:
                     self._flush(buf, run, pos)
                     run = pos + length
+                elif self.filtering_oplog:
+                    self._flush(buf, run, pos)
+                    run = pos + length
+                    self.segment_open = False
+                    if doc.get("EOF"):  # with the CRC of the entries that passed
+                        import bson
+
+                        self._emit(bson.encode({**doc, "CRC": signed64(self.oplog_crc)}))
+                        self.segment_open = True
+                        self._entry(namespace)["eof"] = True
+                    else:
+                        self.pending_header = bytes(buf[pos : pos + length])
                 elif doc.get("EOF"):
                     self._entry(namespace)["eof"] = True
                 self.state = "body"
@@ -151,6 +222,43 @@ class ArchiveFilter:
         if ended:
             self.state = "namespace"
         return pos, ended
+
+    def _oplog_body(self, buf, pos, end):
+        """The oplog's documents, each decoded and reduced to the kept databases' operations."""
+        import bson
+
+        while end - pos >= 4:
+            (length,) = _INT32.unpack_from(buf, pos)
+            if length == TERMINATOR:
+                pos += 4
+                if self.segment_open:
+                    self._emit(TERMINATOR_BYTES)
+                self.state = "namespace"
+                return pos, True
+            if not MIN_DOCUMENT <= length <= MAX_DOCUMENT:
+                raise BackupError(f"mongodump archive: an oplog entry of {length} bytes")
+            if end - pos < length:
+                break
+            raw = bytes(buf[pos : pos + length])
+            pos += length
+            entry = bson.decode(raw)
+            kept = keep_operation(entry, self.keep)
+            if kept is None:
+                self.oplog_dropped += 1
+                continue
+            data = raw if kept is entry else bson.encode(kept)
+            if not self.segment_open:
+                self._emit(self.pending_header)
+                self.segment_open = True
+            self._emit(data)
+            self.oplog_crc = crc64(self.oplog_crc, data)
+            self._entry(OPLOG)["documents"] += 1
+        return pos, False
+
+    def _emit(self, data):
+        if self.out is not None:
+            self.out.write(data)
+            self.bytes_out += len(data)
 
     def _kept(self, namespace):
         if namespace == OPLOG or self.keep(namespace[0]):
