@@ -16,6 +16,11 @@ description:
     C(backups/mongodb-backup-YYYYMMDD-HHMMSS.tar.gz), verifies it, records its sha256 and size
     in the object metadata, then makes C(backups/daily-YYYY-MM-DD.tar.gz) and
     C(backups/latest.tar.gz) by server-side copy.
+  - With the configuration's C(format) set to C(archive) (role variable
+    C(mongodb_backup_format)), C(mongodump --archive) is streamed through gzip into
+    C(backups/mongodb-backup-YYYYMMDD-HHMMSS.archive.gz) (aliases C(daily-YYYY-MM-DD.archive.gz),
+    C(latest.archive.gz)) with no local dump; verify, list, the catalogue and restore
+    (C(mongorestore --archive --gzip)) read both formats.
   - After each successful backup it writes the team's catalogue next to the backups,
     C(backups/index.html) and C(backups/index.json), rebuilt from the bucket's listing, and a
     sidecar C(<backup key>.json) with what the dump held (databases, collections, document
@@ -229,6 +234,17 @@ duration_s:
   description: Duration of the backup in seconds.
   returned: state is backup
   type: float
+format:
+  description: V(tar.gz) or V(archive), the format of the backup taken or verified.
+  returned: state is backup or verify
+  type: str
+progress:
+  description:
+    - The progress lines the run logged (at most one per 30 s, and the last one), each with the
+      bytes dumped, compressed and uploaded, the rate and the time left.
+  returned: state is backup and status is success
+  type: list
+  elements: str
 backups:
   description:
     - The backups, newest first, then their aliases (latest first, then daily newest first).
@@ -332,7 +348,7 @@ from ansible.module_utils.tasky_backup.verify import verify_backup
 def missing_libraries():
     """The engine's libraries this Python cannot import (after adding the engine's venv)."""
     missing = []
-    for name in ("boto3", "pymongo"):
+    for name in ("boto3", "pymongo", "zlib_ng"):
         try:
             __import__(name)
         except ImportError:

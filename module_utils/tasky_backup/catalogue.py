@@ -97,7 +97,7 @@ def build_catalogue(config, client, now):
     entries = []
     for backup in backups:
         record = records.get(backup["key"]) or {}
-        entry = {k: backup[k] for k in ("key", "name", "url", "size", "sha256", "created", "last_modified")}
+        entry = {k: backup[k] for k in ("key", "name", "format", "url", "size", "sha256", "created", "last_modified")}
         entry.update(
             host=record.get("host") or backup["host"],
             deployment=backup["deployment"],
@@ -252,18 +252,20 @@ def collections_cell(entry):
 
 def recipe(catalogue, newest):
     name = newest["name"]
+    head = [
+        f"# {name}, taken {utc_text(newest['created'])}",
+        f"curl -fO {newest['url']}",
+        f"echo '{newest['sha256']}  {name}' | sha256sum -c -",
+    ]
+    login = "mongorestore --host 127.0.0.1 --port 27017 -u admin --authenticationDatabase admin"
+    note = [
+        "# into the MongoDB server on this machine (change --host); asks for the password;",
+        "# add --drop to replace collections that exist",
+    ]
+    if newest.get("format") == "archive":  # mongodump --archive, gzipped: no unpacking
+        return "\n".join([*head, *note, f"{login} --archive={name} --gzip"])
     folder = name[: -len(".tar.gz")]
-    return "\n".join(
-        [
-            f"# {name}, taken {utc_text(newest['created'])}",
-            f"curl -fO {newest['url']}",
-            f"echo '{newest['sha256']}  {name}' | sha256sum -c -",
-            f"tar -xzf {name}",
-            "# into the MongoDB server on this machine (change --host); asks for the password;",
-            "# add --drop to replace collections that exist",
-            f"mongorestore --host 127.0.0.1 --port 27017 -u admin --authenticationDatabase admin {folder}/",
-        ]
-    )
+    return "\n".join([*head, f"tar -xzf {name}", *note, f"{login} {folder}/"])
 
 
 STYLE = """
@@ -356,9 +358,11 @@ def render_html(catalogue):
         )
     out += [
         "</tbody></table>",
-        '<p class="muted">Each backup is a tar.gz of mongodump\'s folders, one per database; '
-        "its sha256 is also in the object's metadata. Backups and daily copies expire with the "
-        "bucket's lifecycle; latest.tar.gz is the newest one.</p>",
+        '<p class="muted">A .tar.gz backup is a tar.gz of mongodump\'s folders, one per database '
+        "(<code>tar -xzf</code>, then <code>mongorestore</code> on the folder); an .archive.gz backup "
+        "is <code>mongodump --archive</code>, gzipped (<code>mongorestore --archive=FILE --gzip</code>). "
+        "Each one's sha256 is also in the object's metadata. Backups and daily copies expire with the "
+        "bucket's lifecycle; latest.tar.gz (or latest.archive.gz) is the newest one.</p>",
         "</body></html>",
     ]
     return "\n".join(out) + "\n"

@@ -12,6 +12,9 @@ DEFAULT_CONFIG = "/etc/mongodb-backup/backup.json"
 # config and local are the server's own.
 PRIVATE_DATABASES = ("admin", "config", "local")
 
+# The formats of a backup: (what a run uploads, its file name's extension).
+FORMATS = ("tar.gz", "archive")
+
 # Every setting the engine knows, with its default (None: required).
 SETTINGS = {
     "bucket": None,
@@ -51,10 +54,18 @@ SETTINGS = {
     "dump_timeout_s": 6 * 3600,
     # A dump must leave at least this share of the work directory's file system free.
     "min_free_percent": 10,
+    # What is uploaded: "tar.gz" (mongodump's folders, packed: the seed's format, `tar -xzf`)
+    # or "archive" (`mongodump --archive` streamed, gzipped: no local dump at all;
+    # `mongorestore --archive --gzip`).
+    "format": "tar.gz",
     "part_size_mib": 8,
     "upload_threads": 2,
     "compress_level": 6,
-    "compress_threads": min(os.cpu_count() or 1, 4),
+    # Compression threads: 0 is every core of the host (compress_threads_for); a number caps it.
+    "compress_threads": 0,
+    # A progress line goes to the log at most this often (and to the terminal every 5 s when
+    # run by hand).
+    "progress_log_s": 30,
     "schedule": "0 2 * * *",
     "max_age_hours": 26,
     "cloudwatch_namespace": "",
@@ -109,16 +120,19 @@ def check_config(data, source="config"):
         ("part_size_mib", 5, 512),
         ("upload_threads", 1, 16),
         ("compress_level", 1, 9),
-        ("compress_threads", 1, 32),
+        ("compress_threads", 0, 1024),
         ("max_age_hours", 1, 24 * 366),
         ("s3_patience_s", 0, 3600),
         ("dump_timeout_s", 10, 7 * 24 * 3600),
         ("min_free_percent", 0, 90),
         ("drill_max_age_days", 1, 366),
+        ("progress_log_s", 1, 3600),
     ):
         value = config[key]
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise BackupError(f"{source}: {key} must be an integer from {low} to {high}, got {value!r}")
+    if config["format"] not in FORMATS:
+        raise BackupError(f"{source}: format must be one of {', '.join(FORMATS)}, got {config['format']!r}")
     if not isinstance(config["oplog"], bool):
         raise BackupError(f"{source}: oplog must be true or false, got {config['oplog']!r}")
     check_databases(config["databases"], source)
@@ -161,6 +175,27 @@ def check_databases(databases, source):
                 f"{source}: databases: '{name}' is never published (admin holds every user's credentials); "
                 "use users_prefix for users and roles"
             )
+
+
+def host_cores():
+    """The cores this process may run on (its CPU affinity, else the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def compress_threads_for(config):
+    """Compression threads of a run: every core of the host, or fewer when compress_threads
+    caps it (0: no cap)."""
+    cores = host_cores()
+    cap = config["compress_threads"]
+    return min(cap, cores) if cap else cores
+
+
+def extension_of(backup_format):
+    """The file name extension of a backup of this format: tar.gz or archive.gz."""
+    return "tar.gz" if backup_format == "tar.gz" else "archive.gz"
 
 
 def valid_bucket_name(name):

@@ -1,10 +1,13 @@
-"""MongoDB's own tools: mongodump into the scratch directory, mongorestore from one, each under a
-time limit, and the free-space check before a dump."""
+"""MongoDB's own tools: mongodump into the scratch directory or as an archive stream,
+mongorestore from a folder or an archive, each under a time limit, and the free-space check
+before a dump."""
 
+import collections
 import os
 import re
 import shlex
 import subprocess
+import threading
 
 from .errors import BackupError
 from .logs import LOG
@@ -53,14 +56,84 @@ def run_mongodump(config, out_dir, databases):
         run_tool(config, "mongodump", [*base, f"--db={database}"])
 
 
-def run_mongorestore(config, dump_dir, drop=False, restore_user=None, restore_config=None, extra=()):
-    """mongorestore of an unpacked dump, as restore_user (default: the backup user) with the
+def mongodump_archive_command(config, databases):
+    """mongodump --archive (to stdout) of: the whole server with --oplog (the oplog needs a
+    whole-server dump); the one database with --db; else the whole server. Whatever is not in
+    `databases` (admin, config, other databases) is dropped from the stream by the caller's
+    ArchiveFilter (mongoarchive.py): mongodump 100.x cannot leave databases out itself."""
+    cmd = [config["mongodump_path"], *connection_args(config), "--archive"]
+    cmd.append(f"--numParallelCollections={config['parallel_collections']}")
+    if config["oplog"]:
+        return [*cmd, "--oplog"]
+    if len(databases) == 1:
+        return [*cmd, f"--db={databases[0]}"]
+    return cmd
+
+
+def stream_tool(config, name, cmd, sink, progress=None, chunk=1 << 20):
+    """Runs a MongoDB tool whose stdout is a stream (mongodump --archive), handing what it
+    writes to sink.write as it comes, under the dump time limit. Logs the tool's last lines;
+    raises when it fails, and kills it when the sink fails (an upload that broke)."""
+    limit = config["dump_timeout_s"]
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise BackupError(f"cannot run {cmd[0]}: {exc}") from None
+    lines = collections.deque(maxlen=20)
+    reader = threading.Thread(
+        target=lambda: lines.extend(line.decode(errors="replace").rstrip() for line in proc.stderr), daemon=True
+    )
+    reader.start()
+    timed_out = threading.Event()
+
+    def kill():
+        timed_out.set()
+        proc.kill()
+
+    timer = threading.Timer(limit, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        while True:
+            data = proc.stdout.read(chunk)
+            if not data:
+                break
+            if progress:
+                progress.read(len(data))
+            sink.write(data)
+        proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        timer.cancel()
+        reader.join(timeout=10)
+        proc.stdout.close()
+        for line in list(lines):
+            LOG.info("%s: %s", name, line)
+    if timed_out.is_set():
+        raise BackupError(f"{name} did not finish within {limit} s (dump_timeout_s); it was killed")
+    if proc.returncode != 0:
+        raise BackupError(f"{name} failed with exit status {proc.returncode}")
+
+
+def run_mongorestore(
+    config, dump_dir, drop=False, restore_user=None, restore_config=None, extra=(), archive=None, oplog=False
+):
+    """mongorestore of an unpacked dump (dump_dir), or of a gzipped mongodump archive file
+    (archive: `--archive=FILE --gzip`), as restore_user (default: the backup user) with the
     password from restore_config (default: the backup user's file). Fails when mongorestore
     reports documents it could not restore (it exits 0 on duplicate keys)."""
-    cmd = [config["mongorestore_path"], *connection_args(config, restore_user, restore_config), f"--dir={dump_dir}"]
+    cmd = [config["mongorestore_path"], *connection_args(config, restore_user, restore_config)]
+    if archive:
+        cmd += [f"--archive={archive}", "--gzip"]
+    else:
+        cmd.append(f"--dir={dump_dir}")
+        oplog = os.path.exists(os.path.join(dump_dir, "oplog.bson"))
     if drop:
         cmd.append("--drop")
-    if os.path.exists(os.path.join(dump_dir, "oplog.bson")):
+    if oplog:
         cmd.append("--oplogReplay")
     stderr = run_tool(config, "mongorestore", [*cmd, *extra])
     restored, failed = restore_counts(stderr)

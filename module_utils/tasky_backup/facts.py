@@ -1,4 +1,5 @@
-"""What a dump holds, read from the dump directory itself right after mongodump: the databases,
+"""What a dump holds, read from the dump directory itself right after mongodump (or, in the
+archive format, from the archive as it streams past: archive_facts): the databases,
 per collection the number of documents and the index names, and the tool's version. Recorded with
 each backup (its sidecar, see catalogue.py) so the catalogue and a later restore drill can say
 what the backup held at dump time without unpacking it.
@@ -9,7 +10,6 @@ walking those prefixes. Index names come from <collection>.metadata.json (indexe
 """
 
 import json
-import mmap
 import os
 import struct
 import subprocess
@@ -26,17 +26,17 @@ class DumpFileError(ValueError):
 
 
 def count_documents(path):
-    """The number of BSON documents in a .bson file, by walking their length prefixes; raises
-    DumpFileError when a length runs past the end of the file (a truncated file)."""
+    """The number of BSON documents in a .bson file, by walking their length prefixes (read 4
+    bytes, skip the rest: the file is never mapped or read whole, so a big dump costs the run no
+    memory); raises DumpFileError when a length runs past the end of the file (a truncated file)."""
     size = os.path.getsize(path)
-    if size == 0:
-        return 0
     count = offset = 0
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    with open(path, "rb") as handle:
         while offset < size:
             if size - offset < MIN_DOCUMENT:
                 raise DumpFileError(f"{size - offset} stray byte(s) at the end, after {count} document(s)")
-            (length,) = struct.unpack_from("<i", data, offset)
+            handle.seek(offset)
+            (length,) = struct.unpack("<i", handle.read(4))
             if length < MIN_DOCUMENT or offset + length > size:
                 raise DumpFileError(
                     f"document {count + 1} at byte {offset} claims {length} bytes, the file has {size - offset} left"
@@ -110,6 +110,22 @@ def dump_facts(dump_dir, mongodump_path, host, leave_out=()):
             facts["problems"] += [f"{name}/{problem}" for problem in problems]
     except Exception as exc:  # noqa: BLE001 - a record of the dump must never fail the backup
         facts["problems"].append(f"could not read the dump directory: {type(exc).__name__}: {exc}")
+    for problem in facts["problems"]:
+        LOG.warning("dump facts: %s", problem)
+    return facts
+
+
+def archive_facts(archive, mongodump_path, host):
+    """The facts of a mongodump archive as it streamed past (mongoarchive.ArchiveFilter): the
+    same record as dump_facts, read from the archive itself: document counts from its segments,
+    index names from its prelude (the collections' metadata, as in metadata.json). Never raises."""
+    facts = {"format": FORMAT, "host": host, "tools": {}, "databases": {}, "problems": []}
+    try:
+        facts["tools"]["mongodump"] = tool_version(mongodump_path)
+        facts["databases"] = archive.databases()
+        facts["problems"] += [f"{name}: no end-of-collection marker in the archive" for name in archive.unfinished()]
+    except Exception as exc:  # noqa: BLE001 - a record of the dump must never fail the backup
+        facts["problems"].append(f"could not read the archive's facts: {type(exc).__name__}: {exc}")
     for problem in facts["problems"]:
         LOG.warning("dump facts: %s", problem)
     return facts

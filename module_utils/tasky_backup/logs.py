@@ -10,6 +10,11 @@ from .files import open_append
 LOG = logging.getLogger("tasky-backup")
 
 
+def not_terminal_only(record):
+    """Progress lines every few seconds are for a person watching, not for the log file."""
+    return not getattr(record, "terminal_only", False)
+
+
 def setup_logging(config, verbose=False):
     """UTC-timestamped lines to the log file (and stderr when run by hand)."""
     LOG.setLevel(logging.INFO)
@@ -20,6 +25,7 @@ def setup_logging(config, verbose=False):
         # Opened without following a symlink, and only if it is a plain file of this user.
         file_handler = logging.StreamHandler(open_append(config["log_file"]))
         file_handler.setFormatter(formatter)
+        file_handler.addFilter(not_terminal_only)
         LOG.addHandler(file_handler)
     if verbose:
         stream = logging.StreamHandler(sys.stderr)

@@ -1,6 +1,8 @@
 """Restore a backup from S3. It checks before it writes: the archive is downloaded whole into a
-root-only scratch directory and its sha256 compared with the one recorded at backup time, and a
-backup of another deployment is refused unless asked for; only then does mongorestore run."""
+root-only scratch directory and its sha256 compared with the one recorded at backup time (a
+mongodump archive is also read through to its end), and a backup of another deployment is
+refused unless asked for; only then does mongorestore run: on the unpacked folder of a tar.gz,
+with `--archive=FILE --gzip` on a mongodump archive (its compressed size on disk, no dump)."""
 
 import hashlib
 import os
@@ -15,7 +17,8 @@ from .errors import BackupError, reported_as
 from .files import private_dir
 from .lock import Lock
 from .logs import LOG
-from .store import resolve_key
+from .store import format_of, resolve_key
+from .verify import read_mongodump_archive
 
 
 @reported_as("restore")
@@ -39,6 +42,20 @@ def restore_backup(
         check_free_space(config, needed, "the restore (archive and dump)")
         scratch = tempfile.mkdtemp(prefix="restore-", dir=config["work_dir"])
         try:
+            if format_of(key) == "archive":
+                archive = os.path.join(scratch, "archive.gz")
+                meta = download_checked(client, config["bucket"], key, archive)
+                check_deployment(config, key, meta, allow_other_deployment)
+                with open(archive, "rb") as stream:
+                    read, _names, problems = read_mongodump_archive(key, stream, public=False)
+                if problems:
+                    raise BackupError(f"{key} cannot be restored: {'; '.join(problems)}")
+                oplog = read.has_oplog()
+                LOG.info("restoring %s with mongorestore --archive --gzip%s", key, " --drop" if drop else "")
+                restored = run_mongorestore(
+                    config, None, drop, restore_user, restore_config, archive=archive, oplog=oplog
+                )
+                return finished(key, drop, restored, meta)
             archive = os.path.join(scratch, "archive.tar.gz")
             meta = download_checked(client, config["bucket"], key, archive)
             check_deployment(config, key, meta, allow_other_deployment)
@@ -53,6 +70,10 @@ def restore_backup(
             )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+    return finished(key, drop, restored, meta)
+
+
+def finished(key, drop, restored, meta):
     LOG.info("restored %s: %d documents", key, restored)
     return {"key": key, "restored": True, "drop": drop, "documents": restored, "sha256": meta["sha256"]}
 

@@ -7,6 +7,7 @@ from .clock import TIME_FORMAT, parse_utc, utc_now
 from .drill_job import drill_status
 from .lock import running_since
 from .state import backup_age_seconds, read_state
+from .store import latest_key
 
 
 def next_run(schedule, now):
@@ -70,7 +71,7 @@ def status_report(config, client=None):
 
 def latest_age_seconds(config, client):
     try:
-        head = client.head_object(Bucket=config["bucket"], Key=f"{config['prefix']}latest.tar.gz")
+        head = client.head_object(Bucket=config["bucket"], Key=latest_key(config))
     except Exception:  # noqa: BLE001 - no latest backup: no age
         return None
     return (utc_now() - head["LastModified"]).total_seconds()

@@ -8,17 +8,20 @@ import re
 
 from .aws import s3_client
 from .clock import TIME_FORMAT
+from .config import extension_of
 from .errors import reported_as
 from .logs import LOG
 from .retry import patiently
 
 
-def names_for(now):
+def names_for(now, backup_format="tar.gz"):
+    """The backup's name (no extension) and its aliases' file names, for its format."""
     stamp = now.strftime("%Y%m%d-%H%M%S")
+    ext = extension_of(backup_format)
     return {
         "name": f"mongodb-backup-{stamp}",
-        "daily": f"daily-{now.strftime('%Y-%m-%d')}.tar.gz",
-        "latest": "latest.tar.gz",
+        "daily": f"daily-{now.strftime('%Y-%m-%d')}.{ext}",
+        "latest": f"latest.{ext}",
     }
 
 
@@ -147,8 +150,14 @@ def source_of(bucket, key, version_id):
     return source
 
 
-BACKUP_NAME = re.compile(r"^mongodb-backup-(\d{8}-\d{6})\.tar\.gz$")
-ALIAS_NAME = re.compile(r"^(?:latest|daily-\d{4}-\d{2}-\d{2})\.tar\.gz$")
+# Both formats: .tar.gz (mongodump's folders) and .archive.gz (mongodump --archive, gzipped).
+BACKUP_NAME = re.compile(r"^mongodb-backup-(\d{8}-\d{6})\.(tar|archive)\.gz$")
+ALIAS_NAME = re.compile(r"^(?:latest|daily-\d{4}-\d{2}-\d{2})\.(tar|archive)\.gz$")
+
+
+def format_of(key):
+    """'archive' for a .archive.gz key, else 'tar.gz' (the seed's format)."""
+    return "archive" if key.endswith(".archive.gz") else "tar.gz"
 
 
 def kind_of(config, key):
@@ -195,6 +204,7 @@ def describe(config, client, key, item):
         "key": key,
         "name": key[len(config["prefix"]) :],
         "kind": kind,
+        "format": format_of(key),
         "size": item["Size"],
         "sha256": meta.get("sha256", ""),
         "last_modified": item["LastModified"].strftime(TIME_FORMAT),
@@ -207,7 +217,8 @@ def describe(config, client, key, item):
         entry["dump_bytes"] = int(meta["dump-bytes"]) if meta.get("dump-bytes", "").isdigit() else None
     else:
         source = meta.get("tasky-backup", "")
-        entry["copies"] = f"{config['prefix']}{source}.tar.gz" if source else None
+        ext = extension_of(format_of(key))  # an alias is a copy of a backup of its own format
+        entry["copies"] = f"{config['prefix']}{source}.{ext}" if source else None
     return entry
 
 
@@ -240,7 +251,12 @@ def list_backups(config, client=None):
     return backups + aliases
 
 
+def latest_key(config):
+    """latest.tar.gz, or latest.archive.gz in the archive format."""
+    return f"{config['prefix']}latest.{extension_of(config['format'])}"
+
+
 def resolve_key(config, key):
     if not key or key == "latest":
-        return f"{config['prefix']}latest.tar.gz"
+        return latest_key(config)
     return key if key.startswith(config["prefix"]) else f"{config['prefix']}{key}"

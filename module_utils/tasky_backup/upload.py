@@ -19,13 +19,30 @@ MAX_OBJECT = 5 << 40  # S3's largest object: 5 TiB
 def part_size_for(expected_bytes, configured_mib):
     """The configured part size, or more when the archive would need more than S3's 10,000
     parts; whole MiB. expected_bytes bounds the archive (gzip of incompressible data grows a
-    little, so the bound carries 1% and a MiB of slack)."""
+    little, so the bound carries 1% and a MiB of slack). In the archive format the dump's size
+    is the server's estimate (dbStats dataSize): MultipartWriter also grows its parts as it
+    goes (grown_part_size), so a dump bigger than its estimate still fits."""
     bound = int(expected_bytes * 1.01) + MIB
     if bound > MAX_OBJECT:
         raise BackupError(f"the archive could reach {bound} bytes, over S3's 5 TiB limit for one object")
     needed = -(-bound // (MAX_PARTS - 100))  # ceil, with 100 parts to spare
     size = max(configured_mib * MIB, -(-needed // MIB) * MIB)
     return min(size, MAX_PART)
+
+
+GROW_FROM = MAX_PARTS // 2  # past this part number, parts double every GROW_EVERY parts
+GROW_EVERY = 1000
+
+
+def grown_part_size(part_number, part_size):
+    """The size of part part_number when the first parts had part_size: unchanged up to part
+    5,000, then doubling every 1,000 parts (at most S3's 5 GiB): 10,000 parts hold 67,000
+    first-size parts (5,000 x 1 + 1,000 x (2 + 4 + 8 + 16 + 32)), so a dump 6 times bigger than
+    the estimate part_size_for planned for (9,900 parts) still fits, while a right estimate
+    never grows them."""
+    if part_number <= GROW_FROM:
+        return part_size
+    return min(part_size << (1 + (part_number - GROW_FROM - 1) // GROW_EVERY), MAX_PART)
 
 
 class MultipartWriter(ChunkingWriter):
@@ -38,9 +55,11 @@ class MultipartWriter(ChunkingWriter):
     the multipart ETag or the composite checksum can be checked afterwards.
     """
 
-    def __init__(self, client, bucket, key, part_size, threads, metadata, patience_s, tagging=""):
+    def __init__(self, client, bucket, key, part_size, threads, metadata, patience_s, tagging="", progress=None):
         super().__init__(part_size)
         self.client, self.bucket, self.key, self.patience_s = client, bucket, key, patience_s
+        self.first_part_size = part_size
+        self.progress = progress
         self.sha256 = hashlib.sha256()
         self.size = 0
         self.parts = {}
@@ -80,6 +99,8 @@ class MultipartWriter(ChunkingWriter):
                         self.patience_s,
                         stopped=lambda: self.error is not None,
                     )
+                    if self.progress:
+                        self.progress.uploaded(len(body))
             except Exception as exc:  # noqa: BLE001 - reported to the writer thread
                 if self.error is None:  # the first failure says why; the others follow from it
                     self.error = exc
@@ -103,13 +124,25 @@ class MultipartWriter(ChunkingWriter):
             raise BackupError(f"upload of part failed: {self.error}")
         self.sha256.update(data)
         self.size += len(data)
+        if self.progress:
+            self.progress.compressed(len(data))
         return super().write(data)
 
+    def flush(self):
+        """Nothing to flush: parts leave when full (compressors call this)."""
+
+    def halt(self):
+        """Stops taking data (the run failed elsewhere): writes raise, queued parts are dropped."""
+        self.error = self.error or BackupError("aborted")
+
     def _chunk(self, body):
+        if self.next_part > MAX_PARTS:
+            raise BackupError(f"the archive needs more than S3's {MAX_PARTS} parts")
         self.part_md5s[self.next_part] = hashlib.md5(body, usedforsecurity=False).digest()
         self.part_sha256s[self.next_part] = hashlib.sha256(body).digest()
         self.queue.put((self.next_part, body))
         self.next_part += 1
+        self.chunk_size = grown_part_size(self.next_part, self.first_part_size)
 
     def _join(self):
         for _ in self.workers:
