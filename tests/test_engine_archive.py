@@ -374,7 +374,7 @@ def test_archive_sigterm_and_a_hung_mongodump_kill_the_stream_and_lose_nothing(s
         proc = subprocess.CompletedProcess(engine.args, engine.returncode, out, err)
         assert_failure_recorded(proc, config, words)
         assert "aborted the multipart upload" in open(config["log_file"], encoding="utf-8").read()
-        assert mongodump_processes(proxy.port) == []
+        assert mongodump_processes(config) == []
         assert_nothing_lost(s3, config["bucket"], config, before)
 
 
