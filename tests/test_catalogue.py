@@ -19,9 +19,10 @@ from catalogue_lab import add_todos, add_users, ago, lab_config, read_json, real
 from conftest import BIN, CLOUDWATCH_ENDPOINT, ROOT, ansible_json, run_engine, write_config
 from tasky_backup import catalogue as catalogue_module
 from tasky_backup import job
-from tasky_backup.catalogue import age_in_words, render_html, write_catalogue
+from tasky_backup.catalogue import write_catalogue
 from tasky_backup.dump import run_mongodump
 from tasky_backup.facts import count_documents, dump_facts
+from tasky_backup.page import age_in_words, render_html
 from tasky_backup.store import EXPIRE_TAG, list_backups, names_for
 from test_engine_metrics import datapoints
 
