@@ -337,7 +337,7 @@ from ansible.module_utils.tasky_backup.catalogue import write_catalogue
 from ansible.module_utils.tasky_backup.config import load_config
 from ansible.module_utils.tasky_backup.drill_job import drill_job
 from ansible.module_utils.tasky_backup.errors import BackupError, Locked
-from ansible.module_utils.tasky_backup.job import backup_job
+from ansible.module_utils.tasky_backup.job import backup_job, signals_end_the_run
 from ansible.module_utils.tasky_backup.logs import setup_logging
 from ansible.module_utils.tasky_backup.restore import restore_backup
 from ansible.module_utils.tasky_backup.store import list_backups, resolve_key
@@ -402,8 +402,15 @@ def main():
         module.exit_json(changed=False, msg=f"would drill s3://{config['bucket']}/{key} into scratch databases")
     try:
         setup_logging(config)
+        refused = None
+    except BackupError as exc:  # e.g. a symlink planted at the log file: recorded as the run's failure
+        setup_logging({})
+        refused = str(exc)
+    if refused and state not in ("backup", "drill"):
+        module.fail_json(msg=refused)
+    try:
         if state == "backup":
-            result = backup_job(config)
+            result = backup_job(config, refused)
             if result["status"] not in ("success", "skipped"):
                 module.fail_json(msg=f"backup {result['status']}: {result.get('error')}", **result)
             module.exit_json(changed=result["status"] == "success", **result)
@@ -414,7 +421,7 @@ def main():
             module.exit_json(changed=True, **written)
         if state == "drill":
             # Not changed: the scratch databases are dropped again, the bucket is only read.
-            result = drill_job(config, params["key"])
+            result = drill_job(config, params["key"], refused)
             if result["status"] == "locked":
                 module.fail_json(msg=result["error"], status="locked")
             if result["status"] not in ("ok", "skipped"):
@@ -426,14 +433,15 @@ def main():
             if not result["valid"]:
                 module.fail_json(msg=f"backup {result['key']} is not valid: {'; '.join(result['problems'])}", **result)
             module.exit_json(changed=False, **result)
-        result = restore_backup(
-            config,
-            params["key"],
-            params["drop"],
-            restore_config=params["restore_config"],
-            restore_user=params["restore_user"],
-            allow_other_deployment=params["allow_other_deployment"],
-        )
+        with signals_end_the_run():  # a SIGTERM or lost session still removes the scratch files
+            result = restore_backup(
+                config,
+                params["key"],
+                params["drop"],
+                restore_config=params["restore_config"],
+                restore_user=params["restore_user"],
+                allow_other_deployment=params["allow_other_deployment"],
+            )
         module.exit_json(changed=True, **result)
     except Locked as exc:
         module.fail_json(msg=str(exc), status="locked")

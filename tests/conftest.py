@@ -322,9 +322,12 @@ def unpack(archive_path, into):
     return top
 
 
-def mongorestore_into(dump_dir, source_db, target_db, login):
-    """The real mongorestore of one database of a dump into another (--nsInclude/--nsFrom/--nsTo)."""
+def mongorestore_into(source, source_db, target_db, login):
+    """The real mongorestore of one database of a dump into another (--nsInclude/--nsFrom/--nsTo).
+    source: an unpacked dump folder, or a gzipped mongodump archive file (*.archive.gz)."""
     user, config = login
+    source = str(source)
+    read = [f"--archive={source}", "--gzip"] if source.endswith(".archive.gz") else [source]
     cmd = [
         str(MONGORESTORE),
         "--host=127.0.0.1",
@@ -335,7 +338,7 @@ def mongorestore_into(dump_dir, source_db, target_db, login):
         f"--nsInclude={source_db}.*",
         f"--nsFrom={source_db}.*",
         f"--nsTo={target_db}.*",
-        str(dump_dir),
+        *read,
     ]
     return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
 

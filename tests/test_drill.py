@@ -8,9 +8,11 @@ import io
 import json
 import os
 import socket
+import subprocess
 import tarfile
 import uuid
 
+import bson
 import pytest
 from conftest import (
     BIN,
@@ -20,6 +22,7 @@ from conftest import (
     ensure_user,
     run_engine,
     seed,
+    seed_bulk,
     snapshot,
     write_config,
     write_mongo_config,
@@ -190,6 +193,105 @@ def test_a_drill_of_an_archive_with_a_truncated_bson_fails_and_names_the_collect
     assert datapoints(cloudwatch, namespace, "RestoreDrillSuccess", bucket, host=host) == [0.0]
 
 
+def archive_format(path, config):
+    config = {**config, "format": "archive"}
+    write_config(path, config)
+    return config
+
+
+def test_a_drill_of_an_archive_format_backup_restores_it_with_mongorestore_archive(
+    s3, drill_config, app_db, mongo_admin
+):
+    """The archive format (mongodump --archive, gzipped): no unpacking, mongorestore reads the
+    downloaded archive itself (--archive --gzip) into the scratch databases."""
+    path, config = drill_config
+    config = archive_format(path, config)
+    seed(app_db)
+    before = snapshot(mongo_admin, app_db.name)
+    taken = backup(path)
+    assert taken["key"].endswith(".archive.gz")
+
+    rc, result = run_drill(path)
+
+    assert rc == 0, result
+    db = app_db.name
+    assert result["key"] == "backups/latest.archive.gz" and result["backup_key"] == taken["key"]
+    assert result["differences"] == [] and result["documents"] == 220
+    assert result["compared"][f"{db}.todos"] == {
+        "documents": 200,
+        "indexes": ["_id_", "name_1"],
+        "expected": {"documents": 200, "indexes": ["_id_", "name_1"]},
+    }
+    assert result["scratch_dropped"] is True and scratch_gone(mongo_admin, db)
+    assert snapshot(mongo_admin, db) == before
+    log = open(config["log_file"], encoding="utf-8").read()
+    assert "--archive=" in log and f"--nsTo=drill_{db}.*" in log
+
+
+def test_a_drill_of_an_archive_format_backup_missing_a_document_fails_and_names_the_collection(
+    s3, drill_config, app_db, mongo_admin
+):
+    """One document of todos taken out of the archive (its sha256 and size in the metadata made to
+    match, so the download check passes): the drill restores and counts, and says which
+    collection came back short."""
+    import gzip
+
+    from tasky_backup.mongoarchive import MAGIC
+    from test_engine_archive import split_archive
+
+    path, config = drill_config
+    archive_format(path, config)
+    seed(app_db)
+    before = snapshot(mongo_admin, app_db.name)
+    backup(path)
+    db, key = app_db.name, "backups/latest.archive.gz"
+    obj = s3.get_object(Bucket=config["bucket"], Key=key)
+    header, prelude, _body, segments = split_archive(gzip.decompress(obj["Body"].read()))
+    end = (-1).to_bytes(4, "little", signed=True)
+    parts = [MAGIC, header, *prelude, end]
+    dropped = False
+    for head, docs in segments:
+        if head["collection"] == "todos" and docs and not dropped:
+            docs, dropped = docs[1:], True
+        parts += [bson.encode(head), *docs, end]
+    assert dropped
+    body = gzip.compress(b"".join(parts))
+    meta = {**obj["Metadata"], "sha256": hashlib.sha256(body).hexdigest(), "size": str(len(body))}
+    s3.put_object(Bucket=config["bucket"], Key=key, Body=body, Metadata=meta, ContentType="application/gzip")
+
+    rc, result = run_drill(path)
+
+    assert rc == 1 and result["status"] == "failed", result
+    print("archive drill with a missing document says:", result.get("differences") or result.get("error"))
+    said = " ".join(result.get("differences") or [result.get("error", "")])
+    assert f"{db}.todos" in said
+    assert scratch_gone(mongo_admin, db)
+    assert snapshot(mongo_admin, db) == before
+
+
+def test_a_drill_that_would_fill_the_disk_is_refused_before_it_downloads(drill_config, app_db, mongo_admin, tmp_path):
+    """The drill downloads and unpacks the backup, and mongorestore writes the scratch databases,
+    usually on the database's own volume: like the backup, it refuses to start when that would
+    leave less than min_free_percent free, and names what it needed."""
+    path, config = drill_config
+    seed_bulk(app_db, 2 << 20)
+    backup(path)
+    small = tmp_path / "small-disk"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(small)], check=True)
+    try:
+        write_config(path, {**config, "work_dir": str(small)})
+        rc, result = run_drill(path)
+        assert rc == 1 and result["status"] == "failed", result
+        said = f"not enough free space in {small}: the restore drill (archive and dump, and the scratch databases)"
+        assert said in result["error"]
+        assert os.listdir(small) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+    assert scratch_gone(mongo_admin, app_db.name)
+    assert "running " + config["mongorestore_path"] not in open(config["log_file"], encoding="utf-8").read()
+
+
 def test_a_drill_while_a_backup_holds_the_lock_exits_locked_and_touches_nothing(drill_config, app_db, mongo_admin):
     from tasky_backup.lock import Lock
 
@@ -307,3 +409,36 @@ def test_bad_drill_settings_are_refused_before_any_work(engine_config, change, n
     write_config(path, {**config, **change})
     proc = run_engine("drill", "--config", str(path))
     assert proc.returncode == 2 and named in proc.stderr
+
+
+def test_a_member_that_skips_the_drill_records_it_and_is_not_reported_late(drill_config, app_db, monkeypatch):
+    """On a replica set only the primary drills. A member that was primary (and drilled) and is
+    now a secondary skips: the skip is recorded, and its old last success is not a "too old"
+    problem (the primary drills, and the bucket-wide alarm watches that). FerretDB runs no
+    replica set, so the member's answer is injected here: writable_here says "not the primary"."""
+    import tasky_backup.drill as drill_module
+    from tasky_backup.config import load_config
+    from tasky_backup.drill_job import drill_job, drill_status
+
+    path, config = drill_config
+    seed(app_db, todos=2, users=1)
+    backup(path)
+    assert run_drill(path)[0] == 0
+    state_file = config["state_file"]
+    with open(state_file, encoding="utf-8") as handle:
+        state = json.load(handle)
+    state["last_drill_success"]["finished_at"] = "2026-01-01T00:00:00Z"  # long ago, as primary
+    with open(state_file, "w", encoding="utf-8") as handle:
+        json.dump(state, handle)
+    loaded = load_config(str(path))
+    _, problems = drill_status(loaded, state)
+    assert any("days old" in p for p in problems)  # as primary, that would be late
+
+    monkeypatch.setattr(drill_module, "writable_here", lambda _client: (False, "db2:27017 is not the primary"))
+    result = drill_job(loaded)
+    assert result["status"] == "skipped" and result["reason"] == "db2:27017 is not the primary"
+    with open(state_file, encoding="utf-8") as handle:
+        state = json.load(handle)
+    assert state["last_drill"]["status"] == "skipped" and state["last_drill"]["finished_at"]
+    fields, problems = drill_status(loaded, state)
+    assert problems == [] and fields["last_drill"]["reason"] == "db2:27017 is not the primary"

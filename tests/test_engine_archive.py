@@ -22,9 +22,9 @@ from conftest import (
     ENDPOINT,
     MONGODB_PORT,
     MONGODUMP,
-    MONGORESTORE,
     allow_anonymous_downloads,
     keys,
+    mongorestore_into,
     new_database_name,
     run_engine,
     seed,
@@ -80,24 +80,6 @@ def namespaces_in(archive):
     return found
 
 
-def mongorestore_archive(path, source_db, target_db, login):
-    user, secret = login
-    cmd = [
-        str(MONGORESTORE),
-        "--host=127.0.0.1",
-        f"--port={MONGODB_PORT}",
-        f"--username={user}",
-        "--authenticationDatabase=admin",
-        f"--config={secret}",
-        f"--archive={path}",
-        "--gzip",
-        f"--nsInclude={source_db}.*",
-        f"--nsFrom={source_db}.*",
-        f"--nsTo={target_db}.*",
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
-
-
 def test_archive_backup_downloads_anonymously_and_restores_every_document(
     s3, engine_config, app_db, fresh_db_name, mongo_admin, restore_login, tmp_path
 ):
@@ -132,7 +114,7 @@ def test_archive_backup_downloads_anonymously_and_restores_every_document(
     subprocess.run(["gzip", "-t", str(archive)], check=True)  # one standard gzip stream
     held = namespaces_in(gzip.decompress(body))
     assert held == {f"{app_db.name}.todos": 200, f"{app_db.name}.users": 20}
-    proc = mongorestore_archive(archive, app_db.name, fresh_db_name, restore_login)
+    proc = mongorestore_into(archive, app_db.name, fresh_db_name, restore_login)
     assert proc.returncode == 0, proc.stderr
     assert "220 document(s) restored successfully. 0 document(s) failed to restore." in proc.stderr
     assert snapshot(mongo_admin, fresh_db_name) == snapshot(mongo_admin, app_db.name)
@@ -240,6 +222,34 @@ def test_archive_format_writes_nothing_to_local_disk(s3, engine_config, app_db, 
     finally:
         stop.set()
         subprocess.run(["umount", str(small)], check=True)
+
+
+def test_an_archive_restore_needs_room_for_the_download_only(
+    s3, engine_config, app_db, mongo_admin, restore_login, tmp_path
+):
+    """The archive format is for hosts whose disk is smaller than their databases: its restore
+    downloads the compressed archive and mongorestore reads it, so it needs room for that alone,
+    not for the dump (a 4 MiB dump restores through a 4 MiB work directory)."""
+    path, config = archive_config(engine_config)
+    seed_bulk(app_db, 4 << 20)
+    before = snapshot(mongo_admin, app_db.name)
+    taken = run_engine("backup", "--config", str(path))
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    assert summary(taken)["dump_bytes"] > 4 << 20 and summary(taken)["size"] < 3 << 20
+    small = tmp_path / "small-disk"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(small)], check=True)
+    try:
+        write_config(path, {**config, "work_dir": str(small)})
+        user, secret = restore_login
+        cmd = ["restore", "--config", str(path), "--drop", "--restore-user", user, "--restore-config", secret]
+        proc = run_engine(*cmd)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert os.listdir(small) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+    assert "the restore (archive) needs about" in open(config["log_file"], encoding="utf-8").read()
+    assert snapshot(mongo_admin, app_db.name) == before
 
 
 def test_module_backs_up_and_restores_the_archive_format(s3, engine_config, app_db, mongo_admin, restore_login):

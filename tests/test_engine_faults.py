@@ -17,7 +17,15 @@ import threading
 import time
 
 import pytest
-from conftest import MONGODB_PORT, S3_PORT, run_engine, seed, seed_bulk, write_config, write_mongo_config
+from conftest import (
+    MONGODB_PORT,
+    S3_PORT,
+    run_engine,
+    seed,
+    seed_bulk,
+    write_config,
+    write_mongo_config,
+)
 from fault_proxy import FaultProxy, copy_to
 from nothing_lost import assert_nothing_lost, snapshot
 from outage_proxy import OutageProxy
@@ -56,13 +64,26 @@ def log_of(config):
         return handle.read()
 
 
-def test_s3_unreachable_before_start(engine_config, app_db):
-    path, config = engine_config
-    seed(app_db, todos=1, users=1)
+def test_s3_unreachable_before_start(s3, good_backup):
+    path, config, before = good_backup
     write_config(path, {**config, "endpoint_url": "http://127.0.0.1:9"})  # nothing listens there
     proc = run_engine("backup", "--config", str(path))
     assert_failure_recorded(proc, config, "not reachable")
-    assert os.listdir(config["work_dir"]) == []
+    assert_nothing_lost(s3, config["bucket"], config, before)
+
+
+@pytest.mark.parametrize("backup_format", ["tar.gz", "archive"])
+def test_a_configured_database_that_is_gone_fails_the_run_and_loses_nothing(s3, good_backup, backup_format):
+    """The application's database dropped (by mistake, or by an attacker): mongodump --db of a
+    database that does not exist exits 0 and writes nothing. The run must fail, naming it, and
+    must not replace latest and the day's daily with an empty backup."""
+    path, config, before = good_backup
+    missing = "tasky_test_database_gone"
+    write_config(path, {**config, "format": backup_format, "databases": [missing]})
+    proc = run_engine("backup", "--config", str(path))
+    assert_failure_recorded(proc, config, f"the database(s) {missing} named in databases do not exist on the server")
+    assert "mongodump of database" not in log_of(config).split("started on")[-1]
+    assert_nothing_lost(s3, config["bucket"], config, before)
 
 
 def test_a_short_s3_outage_mid_upload_is_ridden_out(s3, good_backup, app_db):
@@ -212,9 +233,9 @@ def test_a_hung_mongodump_is_killed_at_the_time_limit(s3, good_backup, app_db):
     assert_nothing_lost(s3, config["bucket"], config, before)
 
 
-def start_engine(path):
+def start_engine(path, args=None):
     return subprocess.Popen(
-        [sys.executable, "-m", "tasky_backup", "backup", "--config", str(path)],
+        [sys.executable, "-m", "tasky_backup", *(args or ["backup", "--config", str(path)])],
         cwd=os.path.join(os.path.dirname(__file__), "..", "module_utils"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -250,6 +271,34 @@ def test_a_signal_mid_dump_ends_the_run_cleanly(s3, good_backup, app_db, ending)
     assert_failure_recorded(proc, config, f"terminated by {ending.name}")
     assert mongodump_processes(config) == []
     assert_nothing_lost(s3, config["bucket"], config, before)
+
+
+def test_sigterm_mid_restore_kills_mongorestore_and_removes_the_download(s3, engine_config, app_db, restore_login):
+    """A restore run by hand whose session goes away (or that is stopped) while mongorestore
+    writes: mongorestore is killed, the downloaded archive and unpacked dump are removed, the
+    failure is logged."""
+    path, config = engine_config
+    seed_bulk(app_db, 8 << 20)
+    proc = run_engine("backup", "--config", str(path))
+    assert proc.returncode == 0, proc.stdout
+    user, secret = restore_login
+    proxy = OutageProxy(MONGODB_PORT, fail_after_bytes=1 << 20, direction="up", stall=True)
+    try:
+        write_config(path, {**config, "mongodb_port": proxy.port})
+        cmd = ["restore", "--config", str(path), "--restore-user", user, "--restore-config", secret]
+        engine = start_engine(path, cmd)
+        wait_for(proxy.stalled.is_set, what="mongorestore to be under way")
+        assert [name for name in os.listdir(config["work_dir"]) if name.startswith("restore-")]
+        engine.send_signal(signal.SIGTERM)
+        out, err = engine.communicate(timeout=60)
+    finally:
+        proxy.close()
+    assert engine.returncode == 1, out + err
+    assert "terminated by SIGTERM" in err and "Traceback" not in err
+    assert "ERROR restore failed: terminated by SIGTERM" in log_of(config)
+    assert os.listdir(config["work_dir"]) == []
+    pattern = f"mongorestore --host=.*--config={re.escape(secret)}"
+    assert subprocess.run(["pgrep", "-f", pattern], capture_output=True, check=False).stdout == b""
 
 
 def test_sigterm_mid_upload_aborts_the_upload_and_removes_the_dump(s3, good_backup, app_db):
@@ -379,9 +428,8 @@ def test_a_locked_out_run_exits_75_and_records_who_holds_the_lock(s3, good_backu
     assert_nothing_lost(s3, config["bucket"], config, before)
 
 
-def test_a_lock_directory_others_can_write_is_refused(engine_config, app_db, tmp_path):
-    path, config = engine_config
-    seed(app_db, todos=1, users=1)
+def test_a_lock_directory_others_can_write_is_refused(s3, good_backup, tmp_path):
+    path, config, before = good_backup
     shared = tmp_path / "shared-lock-dir"
     shared.mkdir(mode=0o777)
     shared.chmod(0o1777)
@@ -389,13 +437,18 @@ def test_a_lock_directory_others_can_write_is_refused(engine_config, app_db, tmp
     proc = run_engine("backup", "--config", str(path))
     assert_failure_recorded(proc, config, "is writable by others (mode 1777)")
     assert not (shared / "backup.lock").exists()
+    assert_nothing_lost(s3, config["bucket"], config, before)
 
 
-def test_a_symlink_planted_at_the_log_file_is_not_followed(engine_config, app_db, tmp_path):
+def test_a_symlink_planted_at_the_log_file_is_not_followed(s3, good_backup, tmp_path):
     """A local user who plants /var/log/mongodb-backup.log -> /etc/something must not make root
-    append there: the run refuses the log, still records its failure (state, SUMMARY, stderr)."""
-    path, config = engine_config
-    seed(app_db, todos=1, users=1)
+    append there: the run refuses the log, still records its failure (state, SUMMARY, stderr),
+    from cron's backup.sh and from the module alike, and loses nothing."""
+    from test_module import adhoc
+
+    path, config, _ = good_backup
+    os.rename(config["log_file"], config["log_file"] + ".1")  # rotated away, then replaced
+    before = snapshot(s3, config["bucket"], config)
     target = tmp_path / "victim"
     target.write_text("precious\n")
     os.symlink(target, config["log_file"])
@@ -406,11 +459,23 @@ def test_a_symlink_planted_at_the_log_file_is_not_followed(engine_config, app_db
     with open(config["state_file"], encoding="utf-8") as handle:
         assert json.load(handle)["last_run"]["status"] == "failed"
     assert "Traceback" not in proc.stderr
+    with open(config["state_file"], encoding="utf-8") as handle:
+        state = json.load(handle)
+    del state["last_run"]  # so the module's run must write it again
+    with open(config["state_file"], "w", encoding="utf-8") as handle:
+        json.dump(state, handle)
+    result = adhoc({"config": str(path), "state": "backup"})
+    assert result["failed"] is True and "cannot open" in result["msg"] and result["status"] == "failed"
+    with open(config["state_file"], encoding="utf-8") as handle:
+        assert json.load(handle)["last_run"]["status"] == "failed"
+    assert target.read_text() == "precious\n"
+    assert_nothing_lost(s3, config["bucket"], config, before)  # before: no log (rotated away)
 
 
-def test_a_log_file_of_another_user_is_refused(engine_config, app_db):
-    path, config = engine_config
-    seed(app_db, todos=1, users=1)
+def test_a_log_file_of_another_user_is_refused(s3, good_backup):
+    path, config, _ = good_backup
+    os.unlink(config["log_file"])
+    before = snapshot(s3, config["bucket"], config)
     with open(config["log_file"], "w", encoding="utf-8") as handle:
         handle.write("planted\n")
     os.chown(config["log_file"], 65534, 65534)  # nobody
@@ -419,6 +484,7 @@ def test_a_log_file_of_another_user_is_refused(engine_config, app_db):
     assert "belongs to uid 65534" in summary(proc)["error"]
     with open(config["log_file"], encoding="utf-8") as handle:
         assert handle.read() == "planted\n"
+    assert_nothing_lost(s3, config["bucket"], config, {**before, "log": ["planted"]})
 
 
 @pytest.mark.parametrize(
@@ -452,3 +518,25 @@ def test_bad_config_is_rejected_before_any_work(s3, engine_config, change, named
 def test_missing_config_file_is_named(tmp_path):
     proc = run_engine("backup", "--config", str(tmp_path / "nope.json"))
     assert proc.returncode == 2 and "nope.json" in proc.stderr
+
+
+def test_a_status_check_at_the_moment_a_backup_starts_does_not_lock_it_out(s3, engine_config, app_db):
+    """status-check.sh probes the lock with a shared flock for an instant; a backup starting in
+    that instant (monitoring polling on the minute, cron at 02:00) takes the lock a moment later
+    instead of exiting "locked" and losing its night."""
+    import fcntl
+
+    path, config = engine_config
+    seed(app_db, todos=2, users=1)
+    os.makedirs(os.path.dirname(config["lock_file"]), mode=0o700, exist_ok=True)
+    probe = os.open(config["lock_file"], os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)  # what running_since holds, here for longer
+        engine = start_engine(path)
+        time.sleep(0.5)
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        out, err = engine.communicate(timeout=120)
+    finally:
+        os.close(probe)
+    assert engine.returncode == 0, out + err
+    assert summary(subprocess.CompletedProcess(engine.args, 0, out, err))["status"] == "success"

@@ -10,6 +10,7 @@ import os
 import pytest
 from conftest import (
     ACCESS_KEY,
+    BACKUP_PASSWORD,
     BIN,
     ROOT,
     S3_PORT,
@@ -23,6 +24,7 @@ from conftest import (
     seed,
     snapshot,
     write_config,
+    write_mongo_config,
 )
 from fault_proxy import FaultProxy
 
@@ -69,6 +71,48 @@ def test_users_and_roles_go_to_a_private_prefix_only(s3, engine_config, app_db):
     assert "admin" not in archive_folders(s3, config["bucket"], summary(proc)["key"])
     assert anonymous("GET", f"{config['bucket']}/{users_key}").status_code == 403
     assert anonymous("GET", f"{config['bucket']}/{summary(proc)['key']}").status_code == 200
+    # The engine reads it back under its private key (not backups/private/...), admin and all.
+    verify = run_engine("verify", "--config", str(path), "--key", users_key)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert json.loads(verify.stdout)["key"] == users_key and json.loads(verify.stdout)["valid"] is True
+
+
+def test_with_oplog_the_free_space_estimate_counts_the_whole_server(engine_config, app_db, mongo_admin, fresh_db_name):
+    """--oplog dumps every database but local to disk, not only the ones published: the estimate
+    the free-space check uses must count them all (a small app database beside a big other one
+    must not pass the check and then fill the disk)."""
+    from tasky_backup.config import load_config
+    from tasky_backup.mongo import ask_server
+
+    path, config = engine_config
+    seed(app_db, todos=3, users=1)
+    other = mongo_admin[fresh_db_name]
+    other.big.insert_many([{"_id": i, "blob": "x" * 4096} for i in range(512)])  # about 2 MiB
+    write_config(path, {**config, "databases": [app_db.name]})
+    config = load_config(str(path))
+    _, _, published, alone = ask_server({**config, "oplog": False})
+    _, _, with_oplog, whole = ask_server({**config, "oplog": True})
+    assert published == with_oplog == [app_db.name]
+    big = int(other.command("dbStats")["dataSize"])
+    assert big > 2_000_000 and alone < big <= whole
+    assert whole - alone >= big
+
+
+@pytest.mark.parametrize("name", ["mongodump_config", "drill_config"])
+def test_a_mongodb_credentials_file_others_can_read_is_refused(engine_config, app_db, tmp_path, name):
+    """The README: the engine refuses a mongodump/mongorestore --config file others can read
+    (it holds a password). The backup refuses before mongodump runs; so does the drill."""
+    path, config = engine_config
+    seed(app_db, todos=1, users=1)
+    secret = tmp_path / f"{name}.yaml"
+    write_mongo_config(secret, BACKUP_PASSWORD)
+    secret.chmod(0o644)
+    write_config(path, {**config, name: str(secret), "drill_user": "backup-drill"})
+    proc = run_engine("backup" if name == "mongodump_config" else "drill", "--config", str(path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"the credentials file {secret} can be read by others; make it 0600" in proc.stdout
+    tool = config["mongodump_path" if name == "mongodump_config" else "mongorestore_path"]
+    assert f"running {tool}" not in open(config["log_file"], encoding="utf-8").read()
 
 
 def test_the_run_says_which_integrity_check_ran_rgw_multipart_etag(engine_config, app_db):

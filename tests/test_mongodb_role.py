@@ -127,3 +127,27 @@ def test_ipv6_bind_addresses_turn_on_net_ipv6():
     rc, tasks = play({**PASSWORDS, "mongodb_server_install": False})
     (conf,) = [r for name, r in tasks if name.endswith("Write mongod.conf (authorization enabled)")]
     assert "ipv6" not in yaml.safe_load(conf["diff"][0]["after"])["net"]
+
+
+def test_a_directory_holding_other_owners_files_is_never_made_mongods(tmp_path):
+    """Beyond the usual shared directories: a log directory other programs already write to
+    (here one holding another service's log, owned by root) is refused before any change; an
+    empty one (a fresh mount point) passes this check."""
+    shared = tmp_path / "apps"
+    shared.mkdir()
+    (shared / "other-service.log").write_text("not mongod's\n")
+    rc, tasks = play({**PASSWORDS, "mongodb_log_path": f"{shared}/mongod.log"}, check=False)
+    assert rc != 0
+    (msg,) = failures(tasks)
+    assert f"{shared}/other-service.log belong to others" in msg and "give mongod its own directory" in msg
+    assert not any(r.get("changed") for _, r in tasks)
+    assert (shared / "other-service.log").stat().st_uid == 0 and oct(shared.stat().st_mode)[-3:] != "750"
+
+    fresh = tmp_path / "fresh-volume"
+    (fresh / "lost+found").mkdir(parents=True)
+    # --check; it stops later, at MongoDB's repository key, which this machine cannot fetch.
+    _rc, tasks = play({**PASSWORDS, "mongodb_data_path": str(fresh), "mongodb_port": 9})
+    (checked,) = [
+        r for name, r in tasks if name.endswith("Check the data and log directories hold nothing of another owner")
+    ]
+    assert checked.get("failed") is not True

@@ -260,8 +260,8 @@ def upload_mongodump_archive(config, client, key, databases, estimate, metadata,
         left_out = sorted({db for db, _collection in archive.dropped})
         LOG.info("left out of the archive: %s (%d namespaces)", ", ".join(left_out), len(archive.dropped))
     facts = archive_facts(archive, config["mongodump_path"], host)
-    if not facts["databases"] and not archive.has_oplog():
-        LOG.warning("the archive holds no collection: the databases %s are empty", ", ".join(databases))
+    if not any(db for db, _collection in archive.namespaces):  # taken back by the caller: never latest
+        raise BackupError(f"mongodump wrote nothing: the databases {', '.join(databases)} are empty or missing")
     return sha256, size, version, archive.bytes_in, facts, progress.lines
 
 

@@ -9,7 +9,7 @@ from .catalogue import write_catalogue
 from .config import DEFAULT_CONFIG, load_config
 from .drill_job import run_drill_job
 from .errors import EXIT_LOCKED, BackupError, Locked
-from .job import run_backup_job
+from .job import run_backup_job, signals_end_the_run
 from .logs import LOG, setup_logging
 from .restore import restore_backup
 from .status import status_report
@@ -62,14 +62,15 @@ def main(argv=None):
         elif args.action == "verify":
             result = verify_backup(config, args.key)
         elif args.action == "restore":
-            result = restore_backup(
-                config,
-                args.key,
-                args.drop,
-                restore_config=args.restore_config,
-                restore_user=args.restore_user,
-                allow_other_deployment=args.allow_other_deployment,
-            )
+            with signals_end_the_run():  # SIGTERM, a lost terminal or Ctrl-C: scratch files removed
+                result = restore_backup(
+                    config,
+                    args.key,
+                    args.drop,
+                    restore_config=args.restore_config,
+                    restore_user=args.restore_user,
+                    allow_other_deployment=args.allow_other_deployment,
+                )
         else:
             result = status_report(config)
     except Locked as exc:

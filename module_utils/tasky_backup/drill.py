@@ -5,7 +5,8 @@ optional weekly cron entry), under the engine's lock so it never overlaps a back
 
 1. downloads the backup (default latest) into a root-only scratch directory and checks its
    sha256 and size against the object's metadata (restore.download_checked), reads the record of
-   what its dump held at dump time (the sidecar, catalogue.py) and unpacks it;
+   what its dump held at dump time (the sidecar, catalogue.py) and unpacks it (a tar.gz) or
+   reads it through (a mongodump archive, which mongorestore then reads itself);
 2. restores every database of the archive into a scratch database on the same server,
    `<db>` -> `drill_<db>`, with the real mongorestore (--nsInclude/--nsFrom/--nsTo, so nothing
    lands in a real namespace; an oplog.bson is never replayed), as the drill user;
@@ -38,15 +39,16 @@ from .aws import s3_client
 from .backup import remove_leftovers
 from .catalogue import read_sidecar
 from .clock import utc_now_text
-from .config import PRIVATE_DATABASES
-from .dump import run_mongorestore
+from .config import PRIVATE_DATABASES, extension_of
+from .dump import check_free_space, run_mongorestore
 from .errors import BackupError, reported_as
 from .files import private_dir
 from .lock import Lock
 from .logs import LOG
 from .mongo import connect, credentials_password
-from .restore import download_checked
-from .store import resolve_key
+from .restore import download_checked, head_of_backup, room_to_restore
+from .store import format_of, resolve_key
+from .verify import read_mongodump_archive
 
 DRILL_PREFIX = "drill_"
 # In every scratch database the drill makes, first: the proof that the database is the drill's.
@@ -86,7 +88,14 @@ def drill(config, key=None, client=None):
             primary, reason = writable_here(reader)
             if not primary:
                 LOG.info("restore drill skipped: %s", reason)
-                return {"status": "skipped", "reason": reason, "host": socket.gethostname()}
+                return {
+                    "status": "skipped",
+                    "reason": reason,
+                    "key": key,
+                    "host": socket.gethostname(),
+                    "finished_at": utc_now_text(),
+                }
+            check_room(config, client, key)
             scratch = tempfile.mkdtemp(prefix="restore-drill-", dir=private_dir(config["work_dir"]))
             try:
                 result = _drill(config, client, key, scratch, reader, writer, (user, secret))
@@ -94,6 +103,17 @@ def drill(config, key=None, client=None):
                 shutil.rmtree(scratch, ignore_errors=True)
     result["duration_s"] = round(time.monotonic() - started, 3)
     return result
+
+
+def check_room(config, client, key):
+    """Refuses a drill that would leave the work directory's file system short (the nightly
+    check's min_free_percent): the download (and a tar.gz's unpacked dump), and the scratch
+    databases, counted here too since the work directory is usually on the database's volume."""
+    head = head_of_backup(client, config["bucket"], key)
+    needed, what = room_to_restore(key, head)
+    dump_bytes = head.get("Metadata", {}).get("dump-bytes", "0")
+    scratch_databases = int(dump_bytes) if dump_bytes.isdigit() else 0
+    check_free_space(config, needed + scratch_databases, f"the restore drill ({what}, and the scratch databases)")
 
 
 def writable_here(client):
@@ -113,17 +133,18 @@ def _drill(config, client, key, scratch, reader, writer, login):
     host = socket.gethostname()
     LOG.info("restore drill of %s started on %s", key, host)
     began = time.monotonic()
-    archive = os.path.join(scratch, "archive.tar.gz")
+    in_archive = format_of(key) == "archive"
+    archive = os.path.join(scratch, "archive.gz" if in_archive else "archive.tar.gz")
     meta = download_checked(client, config["bucket"], key, archive)
     backup_key = source_key(config, key, meta)
     record = read_sidecar(config, client, backup_key)
-    dump_dir = unpack_one(archive, key, os.path.join(scratch, "dump"))
+    if in_archive:  # mongorestore reads the archive itself; the databases are in its headers
+        dump_dir, names = None, names_in_archive(archive, key)
+    else:
+        dump_dir = unpack_one(archive, key, os.path.join(scratch, "dump"))
+        names = [name for name in os.listdir(dump_dir) if os.path.isdir(os.path.join(dump_dir, name))]
     download_s = time.monotonic() - began
-    databases = sorted(
-        name
-        for name in os.listdir(dump_dir)
-        if os.path.isdir(os.path.join(dump_dir, name)) and name not in PRIVATE_DATABASES
-    )
+    databases = sorted(set(names) - set(PRIVATE_DATABASES))
     if not databases:
         raise BackupError(f"{key} holds no database to restore")
     targets = {db: scratch_name(db) for db in databases}
@@ -132,16 +153,22 @@ def _drill(config, client, key, scratch, reader, writer, login):
     claimed, differences, found, restore_s = [], [], {}, 0.0
     try:
         claim(reader, writer, targets, run, claimed)
-        oplog = os.path.join(dump_dir, "oplog.bson")
-        if os.path.exists(oplog):  # never replayed: its entries name the real namespaces
+        oplog = os.path.join(dump_dir, "oplog.bson") if dump_dir else None
+        if oplog and os.path.exists(oplog):  # never replayed: its entries name the real namespaces
             os.unlink(oplog)
             LOG.info("the archive's oplog.bson is left out of the drill (it would replay into the real databases)")
+        # A mongodump archive's oplog is replayed only with --oplogReplay, which the drill never passes.
         LOG.info("restoring %s into %s", ", ".join(databases), ", ".join(targets[db] for db in databases))
         began = time.monotonic()
         with ToolLines() as lines:  # mongorestore's own words, which run_tool logs
             try:
                 run_mongorestore(
-                    config, dump_dir, restore_user=login[0], restore_config=login[1], extra=ns_args(targets)
+                    config,
+                    dump_dir,
+                    restore_user=login[0],
+                    restore_config=login[1],
+                    extra=ns_args(targets),
+                    archive=archive if in_archive else None,
                 )
             except BackupError as exc:
                 said = [line.split("\t")[-1] for line in lines.seen if "Failed:" in line]
@@ -213,7 +240,17 @@ def source_key(config, key, meta):
     """The timestamped backup an alias (latest, daily-*) copies, from its metadata; its sidecar
     holds the record."""
     name = meta.get("tasky-backup", "")
-    return f"{config['prefix']}{name}.tar.gz" if name else key
+    return f"{config['prefix']}{name}.{extension_of(format_of(key))}" if name else key
+
+
+def names_in_archive(archive, key):
+    """The databases a gzipped mongodump archive holds, read from its headers to its end (a
+    damaged archive fails here, naming what is wrong, before anything is restored)."""
+    with open(archive, "rb") as stream:
+        _read, names, problems = read_mongodump_archive(key, stream, public=False)
+    if problems:
+        raise BackupError(f"{key} cannot be restored: {'; '.join(problems)}")
+    return sorted({name.split(".", 1)[0] for name in names})
 
 
 def unpack_one(archive, key, dest):

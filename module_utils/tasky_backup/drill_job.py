@@ -46,8 +46,8 @@ def drill_job(config, key=None, refused=None):
             "duration_s": round(time.monotonic() - started, 3),
             "finished_at": utc_now_text(),
         }
-    if result["status"] != "skipped":
-        remember(config, lambda: record_drill(config, result))
+    remember(config, lambda: record_drill(config, result))
+    if result["status"] != "skipped":  # the primary's drill is the bucket's; a member's skip is not news
         publish_drill_metrics(config, result)
     LOG.info("DRILL SUMMARY %s", json.dumps(summary(result), sort_keys=True))
     return result
@@ -93,7 +93,8 @@ def drill_age_seconds(state):
 def drill_status(config, state):
     """status-check.sh's view of the drills: (fields, problems). With the drill on (a drill user
     configured), a failed last drill or a last good one older than drill_max_age_days is a
-    problem; none recorded yet is said, not counted (the alarm covers a drill that never runs)."""
+    problem, unless the last drill was skipped (this member is not the primary); none recorded
+    yet is said, not counted (the alarm covers a drill that never runs)."""
     last = state.get("last_drill") or {}
     age = drill_age_seconds(state)
     enabled = bool(config["drill_user"])
@@ -103,7 +104,17 @@ def drill_status(config, state):
         "drill_max_age_days": config["drill_max_age_days"],
         "last_drill": {
             k: last.get(k)
-            for k in ("status", "finished_at", "key", "backup_key", "recovery_s", "documents", "differences", "error")
+            for k in (
+                "status",
+                "finished_at",
+                "key",
+                "backup_key",
+                "recovery_s",
+                "documents",
+                "differences",
+                "error",
+                "reason",
+            )
             if k in last
         }
         or None,
@@ -114,7 +125,9 @@ def drill_status(config, state):
     if enabled and last.get("status") == "failed":
         why = last.get("error") or "; ".join((last.get("differences") or [])[:3])
         problems.append(f"the last restore drill ({last.get('finished_at')}) failed: {why}")
-    if enabled and age is not None and age > config["drill_max_age_days"] * 86400:
+    # A member that skips (not the primary, maybe a former one) is not late: the primary drills.
+    late = age is not None and age > config["drill_max_age_days"] * 86400 and last.get("status") != "skipped"
+    if enabled and late:
         problems.append(
             f"the last successful restore drill is {age / 86400:.1f} days old (over {config['drill_max_age_days']})"
         )

@@ -8,10 +8,14 @@ it and since when, so a run that finds it held (and status-check.sh) can say so.
 import fcntl
 import json
 import os
+import time
 
 from .clock import utc_now_text
 from .errors import BackupError, Locked
 from .files import open_private, private_dir
+
+# A held lock is retried for TRIES x PAUSE_S (2 s) before the run says "locked".
+TRIES, PAUSE_S = 20, 0.1
 
 
 class Lock:
@@ -27,9 +31,7 @@ class Lock:
             self.fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         except OSError as exc:
             raise BackupError(f"cannot open the lock {self.path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not take(self.fd):
             holder = read_holder(self.fd)
             os.close(self.fd)
             since = f" since {holder['since']} (pid {holder['pid']})" if holder else ""
@@ -40,6 +42,19 @@ class Lock:
 
     def __exit__(self, *exc):
         os.close(self.fd)
+
+
+def take(fd, tries=TRIES, pause_s=PAUSE_S):
+    """The exclusive flock, tried for a moment: status-check.sh's probe (running_since) holds a
+    shared lock for an instant, and a run starting just then must not lose its night to it."""
+    for attempt in range(tries):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt + 1 < tries:
+                time.sleep(pause_s)
+    return False
 
 
 def read_holder(fd):

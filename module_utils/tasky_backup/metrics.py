@@ -13,7 +13,6 @@ def publish_metrics(config, result, state):
         return
     try:
         success = result.get("status") == "success"
-        dims = [{"Name": "Bucket", "Value": config["bucket"]}]
         data = [{"MetricName": "BackupSuccess", "Value": 1.0 if success else 0.0, "Unit": "Count"}]
         data.append({"MetricName": "BackupDuration", "Value": float(result.get("duration_s", 0)), "Unit": "Seconds"})
         if success:
@@ -24,20 +23,7 @@ def publish_metrics(config, result, state):
         age = backup_age_seconds(state)
         if age is not None:
             data.append({"MetricName": "LastSuccessAge", "Value": age, "Unit": "Seconds"})
-        # Per bucket (what the missing-backup alarm watches) and per bucket and host.
-        host = [*dims, {"Name": "Host", "Value": result.get("host") or socket.gethostname()}]
-        data = [{**item, "Dimensions": d} for d in (dims, host) for item in data]
-        # Short timeouts and few attempts: metrics must not hold up the backup's exit.
-        cloudwatch = aws_client(
-            config,
-            "cloudwatch",
-            config["cloudwatch_endpoint_url"],
-            retries={"mode": "standard", "max_attempts": 2},
-            connect_timeout=5,
-            read_timeout=10,
-        )
-        cloudwatch.put_metric_data(Namespace=config["cloudwatch_namespace"], MetricData=data)
-        LOG.info("published %d metrics to CloudWatch namespace %s", len(data), config["cloudwatch_namespace"])
+        put_metrics(config, result, data, "metrics")
     except Exception as exc:  # noqa: BLE001 - best-effort by design
         LOG.warning("could not publish CloudWatch metrics: %s", exc)
 
@@ -53,18 +39,24 @@ def publish_drill_metrics(config, result):
         data = [{"MetricName": "RestoreDrillSuccess", "Value": 1.0 if ok else 0.0, "Unit": "Count"}]
         if result.get("recovery_s") is not None:
             data.append({"MetricName": "RestoreDrillDuration", "Value": float(result["recovery_s"]), "Unit": "Seconds"})
-        dims = [{"Name": "Bucket", "Value": config["bucket"]}]
-        host = [*dims, {"Name": "Host", "Value": result.get("host") or socket.gethostname()}]
-        data = [{**item, "Dimensions": d} for d in (dims, host) for item in data]
-        cloudwatch = aws_client(
-            config,
-            "cloudwatch",
-            config["cloudwatch_endpoint_url"],
-            retries={"mode": "standard", "max_attempts": 2},
-            connect_timeout=5,
-            read_timeout=10,
-        )
-        cloudwatch.put_metric_data(Namespace=config["cloudwatch_namespace"], MetricData=data)
-        LOG.info("published %d drill metrics to CloudWatch namespace %s", len(data), config["cloudwatch_namespace"])
+        put_metrics(config, result, data, "drill metrics")
     except Exception as exc:  # noqa: BLE001 - best-effort by design
         LOG.warning("could not publish the drill's CloudWatch metrics: %s", exc)
+
+
+def put_metrics(config, result, data, what):
+    """Sends data twice: per bucket (what the alarms watch) and per bucket and host."""
+    dims = [{"Name": "Bucket", "Value": config["bucket"]}]
+    host = [*dims, {"Name": "Host", "Value": result.get("host") or socket.gethostname()}]
+    data = [{**item, "Dimensions": d} for d in (dims, host) for item in data]
+    # Short timeouts and few attempts: metrics must not hold up the run's exit.
+    cloudwatch = aws_client(
+        config,
+        "cloudwatch",
+        config["cloudwatch_endpoint_url"],
+        retries={"mode": "standard", "max_attempts": 2},
+        connect_timeout=5,
+        read_timeout=10,
+    )
+    cloudwatch.put_metric_data(Namespace=config["cloudwatch_namespace"], MetricData=data)
+    LOG.info("published %d %s to CloudWatch namespace %s", len(data), what, config["cloudwatch_namespace"])

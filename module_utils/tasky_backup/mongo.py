@@ -51,12 +51,29 @@ def connect(config, user=None, password=None):
     )
 
 
-def databases_to_dump(config, client):
-    """The configured databases, or every database but admin, config and local."""
+def databases_to_dump(config, present):
+    """The configured databases, or every database but admin, config and local. A configured
+    database the server does not have (dropped, renamed, never written) fails the run: a
+    backup without it would replace latest with one that lacks the data."""
     if config["databases"]:
+        missing = [name for name in config["databases"] if name not in present]
+        if missing:
+            raise BackupError(
+                f"the database(s) {', '.join(missing)} named in databases do not exist on the server: "
+                "nothing was backed up, latest still holds the last good backup"
+            )
         return list(config["databases"])
-    names = client.list_database_names()
-    return sorted(name for name in names if name not in PRIVATE_DATABASES)
+    found = sorted(name for name in present if name not in PRIVATE_DATABASES)
+    if not found:
+        raise BackupError("the server holds no database to back up (admin, config and local are never published)")
+    return found
+
+
+def databases_dumped(config, databases, present):
+    """What mongodump reads, and the tar.gz format writes to disk: with oplog the whole server
+    but local (the oplog needs a whole-server dump; the rest is left out of the archive later),
+    else the databases backed up."""
+    return sorted(name for name in present if name != "local") if config["oplog"] else databases
 
 
 def data_bytes(client, databases):
@@ -107,8 +124,8 @@ def member_decision(client):
 
 
 def ask_server(config):
-    """What a run needs to know before it dumps: (back_up, reason, databases, estimated bytes).
-    A server that refuses the backup user or does not answer fails the run here, clearly."""
+    """What a run needs to know before it dumps: (back_up, reason, databases, estimated bytes of
+    what mongodump will read). A server that refuses the backup user or does not answer fails the run here, clearly."""
     from pymongo.errors import PyMongoError
 
     where = f"{config['mongodb_host']}:{config['mongodb_port']}"
@@ -117,7 +134,8 @@ def ask_server(config):
             chosen, reason = member_decision(client)
             if not chosen:
                 return False, reason, [], 0
-            databases = databases_to_dump(config, client)
-            return True, reason, databases, data_bytes(client, databases)
+            present = client.list_database_names()
+            databases = databases_to_dump(config, present)
+            return True, reason, databases, data_bytes(client, databases_dumped(config, databases, present))
     except PyMongoError as exc:
         raise BackupError(f"MongoDB at {where} (user {config['mongodb_user']}): {exc}") from None

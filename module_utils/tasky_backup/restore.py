@@ -37,9 +37,8 @@ def restore_backup(
         # The archive and its unpacked dump both land in the work directory, often on the
         # database's own volume: refuse rather than fill it.
         head = head_of_backup(client, config["bucket"], key)
-        dump_bytes = head.get("Metadata", {}).get("dump-bytes", "0")
-        needed = head["ContentLength"] + (int(dump_bytes) if dump_bytes.isdigit() else 0)
-        check_free_space(config, needed, "the restore (archive and dump)")
+        needed, what = room_to_restore(key, head)
+        check_free_space(config, needed, f"the restore ({what})")
         scratch = tempfile.mkdtemp(prefix="restore-", dir=config["work_dir"])
         try:
             if format_of(key) == "archive":
@@ -71,6 +70,16 @@ def restore_backup(
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     return finished(key, drop, restored, meta)
+
+
+def room_to_restore(key, head):
+    """(bytes, what) a restore of this object needs in the work directory: a tar.gz is
+    downloaded and unpacked (the archive and the dump); a mongodump archive is only downloaded,
+    mongorestore reads it as it is."""
+    if format_of(key) == "archive":
+        return head["ContentLength"], "archive"
+    dump_bytes = head.get("Metadata", {}).get("dump-bytes", "0")
+    return head["ContentLength"] + (int(dump_bytes) if dump_bytes.isdigit() else 0), "archive and dump"
 
 
 def finished(key, drop, restored, meta):

@@ -257,6 +257,11 @@ def latest_key(config):
 
 
 def resolve_key(config, key):
+    """latest, a name under the public prefix, or a whole key under it or under the private
+    users_prefix (the users archive), as given."""
     if not key or key == "latest":
         return latest_key(config)
-    return key if key.startswith(config["prefix"]) else f"{config['prefix']}{key}"
+    private = config.get("users_prefix")
+    if key.startswith(config["prefix"]) or (private and key.startswith(private)):
+        return key
+    return f"{config['prefix']}{key}"
