@@ -1,8 +1,9 @@
 """Faults: each failed run exits 1, records the failure (state, log, SUMMARY) and loses nothing.
 
-Every fault test starts from a bucket holding an earlier good backup of the same day (so a
-failed run that overwrote latest or daily-* would show) and ends with one check of everything
-that must be as it was (nothing_lost.py). The faults are real where a real part can fail on
+Every failing backup run here starts from a bucket holding an earlier good backup of the same
+day (so a failed run that overwrote latest or daily-* would show) and ends with one check of
+everything that must be as it was (nothing_lost.py); a config refused before it is read (exit 2)
+is checked to have touched nothing at all. The faults are real where a real part can fail on
 demand: S3 (RGW) taken away or refused through a proxy, MongoDB (FerretDB) cut off or hung
 through a proxy, a disk filled, a wrong password, signals.
 """

@@ -1,4 +1,6 @@
-"""Backup runs publish CloudWatch metrics, best-effort, to the lab's loopback CloudWatch API."""
+"""Backup runs publish CloudWatch metrics, best-effort, to the lab's loopback CloudWatch API:
+moto's server (lab/cloudwatch.sh), a stand-in for CloudWatch, which stores and serves the
+points and alarms it is sent; the real service's alarm evaluation is not shown here."""
 
 import datetime
 import socket

@@ -415,3 +415,39 @@ def test_s3_keys_from_a_root_only_credentials_file(engine_config, app_db, tmp_pa
     keys.chmod(0o644)
     proc = run_engine("backup", "--config", str(path))
     assert proc.returncode == 1 and "can be read by others" in summary(proc)["error"]
+
+
+def test_runs_ending_together_each_keep_their_record_in_the_state_file(engine_config):
+    """A backup, a drill and a locked-out run write the state file when they end, outside the
+    run lock: each read-modify-write holds the state directory's flock, so one ending while
+    another writes waits instead of writing over it."""
+    import threading
+
+    from tasky_backup.config import load_config
+    from tasky_backup.drill_job import record_drill
+    from tasky_backup.state import read_state, update
+
+    path, _config = engine_config
+    config = load_config(str(path))
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_backup_end(state):  # a backup's record, held mid-write
+        inside.set()
+        release.wait(10)
+        state["last_run"] = {"status": "success", "finished_at": "2026-11-26T02:00:10Z"}
+
+    writer = threading.Thread(target=update, args=(config, slow_backup_end))
+    writer.start()
+    assert inside.wait(10)
+    drill = threading.Thread(
+        target=record_drill, args=(config, {"status": "ok", "finished_at": "2026-11-26T02:00:11Z"})
+    )
+    drill.start()
+    drill.join(0.5)
+    assert drill.is_alive(), "the drill wrote the state while the backup's write was under way"
+    release.set()
+    writer.join(10)
+    drill.join(10)
+    state = read_state(config)
+    assert state["last_run"]["status"] == "success" and state["last_drill"]["status"] == "ok"
+    assert oct(os.stat(config["state_file"]).st_mode)[-3:] == "600"

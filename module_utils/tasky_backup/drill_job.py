@@ -12,7 +12,7 @@ from .errors import EXIT_LOCKED, BackupError, Locked
 from .job import remember, signals_end_the_run
 from .logs import LOG
 from .metrics import publish_drill_metrics
-from .state import read_state, save
+from .state import update
 from .store import resolve_key
 
 # Differences kept in the state file (the result returned has them all).
@@ -76,11 +76,13 @@ def summary(result):
 
 def record_drill(config, result):
     """The last drill, and the last good one, in the state file beside the backups'."""
-    state = read_state(config)
-    state["last_drill"] = summary(result)
-    if result.get("status") == "ok":
-        state["last_drill_success"] = summary(result)
-    return save(config, state)
+
+    def change(state):
+        state["last_drill"] = summary(result)
+        if result.get("status") == "ok":
+            state["last_drill_success"] = summary(result)
+
+    return update(config, change)
 
 
 def drill_age_seconds(state):
