@@ -338,7 +338,7 @@ from ansible.module_utils.tasky_backup.config import load_config
 from ansible.module_utils.tasky_backup.drill_job import drill_job
 from ansible.module_utils.tasky_backup.errors import BackupError, Locked
 from ansible.module_utils.tasky_backup.job import backup_job, signals_end_the_run
-from ansible.module_utils.tasky_backup.logs import setup_logging
+from ansible.module_utils.tasky_backup.logs import LOG, setup_logging
 from ansible.module_utils.tasky_backup.restore import restore_backup
 from ansible.module_utils.tasky_backup.store import list_backups, resolve_key
 from ansible.module_utils.tasky_backup.venv import use_engine_venv
@@ -446,6 +446,7 @@ def main():
     except Locked as exc:
         module.fail_json(msg=str(exc), status="locked")
     except BackupError as exc:
+        LOG.error("%s failed: %s", state, exc)  # as the command line logs it
         module.fail_json(msg=str(exc))
 
 

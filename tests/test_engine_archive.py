@@ -138,6 +138,9 @@ def test_a_whole_server_archive_leaves_admin_and_config_out(s3, engine_config, a
         held = namespaces_in(gzip.decompress(body))
         assert held == {f"{app_db.name}.todos": 30, f"{app_db.name}.users": 3, f"{other.name}.notes": 7}
         assert b"never published" not in gzip.decompress(body)
+        # The recorded dump size is what the archive holds (admin's namespaces not counted).
+        meta = s3.head_object(Bucket=config["bucket"], Key=result["key"])["Metadata"]
+        assert int(meta["dump-bytes"]) == len(gzip.decompress(body)) == result["dump_bytes"]
         log = open(config["log_file"], encoding="utf-8").read()
         assert "left out of the archive: admin" in log
         assert "writing admin." in log or "done dumping admin." in log  # mongodump did dump admin

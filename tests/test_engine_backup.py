@@ -223,6 +223,11 @@ def test_oplog_dumps_publish_only_the_databases_backed_up(
         assert {n.split("/")[1] for n in names if n.count("/") >= 2} == {app_db.name}
         assert f"{top}/{app_db.name}/todos.bson" in names  # the real dump
         oplog = bson.decode_all(tar.extractfile(f"{top}/oplog.bson").read())
+        published = sum(member.size for member in tar.getmembers() if member.isfile())
+    # The size a restore (or a drill) must make room for is what the archive holds, not the
+    # whole server's dump.
+    meta = s3.head_object(Bucket=config["bucket"], Key=key)["Metadata"]
+    assert int(meta["dump-bytes"]) == published == summary(proc)["dump_bytes"]
     plain = [e for e in oplog if e["op"] != "c"]
     assert [e["ns"] for e in plain if e["op"] != "n"] == [f"{app_db.name}.c"]
     (txn,) = [e for e in oplog if e["op"] == "c"]

@@ -83,7 +83,7 @@ def test_a_configured_database_that_is_gone_fails_the_run_and_loses_nothing(s3, 
     write_config(path, {**config, "format": backup_format, "databases": [missing]})
     proc = run_engine("backup", "--config", str(path))
     assert_failure_recorded(proc, config, f"the database(s) {missing} named in databases do not exist on the server")
-    assert "mongodump of database" not in log_of(config).split("started on")[-1]
+    assert f"running {config['mongodump_path']}" not in log_of(config).split("started on")[-1]
     assert_nothing_lost(s3, config["bucket"], config, before)
 
 
@@ -185,7 +185,7 @@ def test_a_wrong_backup_password_fails_clearly_and_loses_nothing(s3, good_backup
     proc = run_engine("backup", "--config", str(path))
     assert_failure_recorded(proc, config, f"MongoDB at 127.0.0.1:{MONGODB_PORT} (user backup)")
     assert "Authentication failed" in log_of(config)
-    assert "mongodump of database" not in log_of(config).split("started on")[-1]
+    assert f"running {config['mongodump_path']}" not in log_of(config).split("started on")[-1]
     assert "not-the-backup-password" not in log_of(config) + proc.stdout + proc.stderr
     assert_nothing_lost(s3, config["bucket"], config, before)
 
@@ -397,7 +397,7 @@ def test_not_enough_free_space_refuses_before_the_dump(s3, good_backup, app_db, 
         proc = run_engine("backup", "--config", str(path))
         assert_failure_recorded(proc, config, f"not enough free space in {small}")
         assert "10% (" in summary(proc)["error"]
-        assert "mongodump of database" not in log_of(config).split("started on")[-1]
+        assert f"running {config['mongodump_path']}" not in log_of(config).split("started on")[-1]
         assert os.listdir(small) == []
         assert datapoints(cloudwatch, namespace, "BackupSuccess", config["bucket"], "Maximum") == [0.0]
         assert_nothing_lost(s3, config["bucket"], config, before)

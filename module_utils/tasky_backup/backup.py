@@ -129,6 +129,9 @@ def _take_backup(config, now, client):
                 LOG.info("oplog.bson: %d entries kept, %d on other databases left out", kept, dropped)
             if leave_out:
                 LOG.info("left out of the archive: %s", ", ".join(leave_out))
+                # What the archive holds (a restore unpacks this much), not the whole server.
+                _files, dump_bytes = dump_summary(dump_dir, leave_out)
+                LOG.info("published: %d bytes of the dump", dump_bytes)
             facts = dump_facts(dump_dir, config["mongodump_path"], host, leave_out=leave_out)
             metadata["dump-bytes"] = str(dump_bytes)
             try:
@@ -251,7 +254,8 @@ def upload_mongodump_archive(config, client, key, databases, estimate, metadata,
             stream_tool(config, "mongodump", cmd, archive, progress)
             archive.close()
             found["archive"] = archive
-            metadata["dump-bytes"] = str(archive.bytes_in)  # recorded with the checksum
+            # What the archive holds (the namespaces left out not counted), recorded with the checksum.
+            metadata["dump-bytes"] = str(archive.bytes_out)
 
     with Progress("mongodump --archive to S3", estimate, True, config["progress_log_s"]) as progress:
         sha256, size, version = upload_stream(config, client, key, part_size, metadata, written, produce, progress)
@@ -262,7 +266,7 @@ def upload_mongodump_archive(config, client, key, databases, estimate, metadata,
     facts = archive_facts(archive, config["mongodump_path"], host)
     if not any(db for db, _collection in archive.namespaces):  # taken back by the caller: never latest
         raise BackupError(f"mongodump wrote nothing: the databases {', '.join(databases)} are empty or missing")
-    return sha256, size, version, archive.bytes_in, facts, progress.lines
+    return sha256, size, version, archive.bytes_out, facts, progress.lines
 
 
 def publish(config, client, key, version, names, metadata, written):

@@ -152,9 +152,12 @@ def restore_counts(stderr):
     return int(restored), int(failed)
 
 
-def dump_summary(dump_dir):
+def dump_summary(dump_dir, leave_out=()):
+    """(files, bytes) of a dump folder, without its top-level folders named in leave_out."""
     files, size = 0, 0
-    for root, _dirs, names in os.walk(dump_dir):
+    for root, dirs, names in os.walk(dump_dir):
+        if root == dump_dir:
+            dirs[:] = [d for d in dirs if d not in leave_out]
         for name in names:
             files += 1
             size += os.path.getsize(os.path.join(root, name))

@@ -72,8 +72,10 @@ def databases_to_dump(config, present):
 def databases_dumped(config, databases, present):
     """What mongodump reads, and the tar.gz format writes to disk: with oplog the whole server
     but local (the oplog needs a whole-server dump; the rest is left out of the archive later),
+    as in the archive format with more than one database (dump.mongodump_archive_command);
     else the databases backed up."""
-    return sorted(name for name in present if name != "local") if config["oplog"] else databases
+    whole = config["oplog"] or (config["format"] == "archive" and len(databases) > 1)
+    return sorted(name for name in present if name != "local") if whole else databases
 
 
 def data_bytes(client, databases):
