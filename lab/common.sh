@@ -28,3 +28,28 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$LAB_ROOT/lab/containers.conf}
 
 log() { printf '[lab %s] %s\n' "$LAB_NAME" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+# Installs the Debian packages named that are not installed yet.
+apt_install_missing() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# venv_from_requirements VENV REQUIREMENTS: a venv holding the pinned packages, reinstalled only
+# when the requirements file changed (its sha256 is kept in the venv).
+venv_from_requirements() {
+  local venv=$1 requirements=$2 stamp want
+  stamp=$venv/.requirements.sha256
+  want=$(sha256sum "$requirements" | cut -d' ' -f1)
+  [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
+  log "installing Python packages into $venv ($requirements)"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r "$requirements"
+  echo "$want" >"$stamp"
+}

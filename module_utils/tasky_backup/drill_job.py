@@ -8,7 +8,7 @@ import time
 
 from .clock import parse_utc, utc_now, utc_now_text
 from .drill import drill
-from .errors import EXIT_LOCKED, BackupError, Locked
+from .errors import EXIT_LOCKED, BackupError, Locked, described
 from .job import remember, signals_end_the_run
 from .logs import LOG
 from .metrics import publish_drill_metrics
@@ -34,7 +34,7 @@ def drill_job(config, key=None, refused=None):
         LOG.info("DRILL SUMMARY %s", json.dumps(result, sort_keys=True))
         return result
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is a bare traceback
-        message = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {exc}"
+        message = described(exc)
         LOG.error("restore drill failed: %s", message)
         result = {
             "status": "failed",

@@ -13,6 +13,12 @@ class Locked(BackupError):
     """Another backup run holds the lock."""
 
 
+def described(exc):
+    """What a failure says in the log and the state file: a BackupError's own words, anything
+    else with its type, so an unexpected error is still recognisable."""
+    return str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {exc}"
+
+
 def reported_as(action):
     """Turns any failure of the decorated call (S3 errors included) into a BackupError."""
 

@@ -11,7 +11,7 @@ import time
 from .backup import take_backup
 from .catalogue import catalogue_after_backup
 from .clock import utc_now_text
-from .errors import EXIT_LOCKED, BackupError, Locked
+from .errors import EXIT_LOCKED, BackupError, Locked, described
 from .logs import LOG
 from .metrics import publish_metrics
 from .state import record_locked, write_state
@@ -66,7 +66,7 @@ def backup_job(config, refused=None):
         LOG.info("SUMMARY %s", json.dumps(result, sort_keys=True))
         return result
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none is a bare traceback
-        message = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {exc}"
+        message = described(exc)
         LOG.error("backup failed: %s", message)
         result = {
             "status": "failed",

@@ -1,7 +1,9 @@
 """testinfra fixtures for the converged lab host, the test lab's S3 and the host's FerretDB."""
 
 import datetime
+import json
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -28,6 +30,28 @@ DRILL = ("backup-drill", "tasky-lab-drill-password-throwaway", "admin")
 BOOTSTRAP = ("lab-setup", "tasky-lab-bootstrap-password-throwaway", "admin")
 # The control node's builds of MongoDB's tools (lab/tools.sh), the same as on the host.
 TOOLS_BIN = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".lab/tools/bin"
+
+
+def run_ansible(cmd, timeout=900):
+    """ansible or ansible-playbook from the project directory, its output as JSON
+    (ansible.posix.json) on stdout; returns the finished process."""
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=os.environ["MOLECULE_PROJECT_DIRECTORY"],
+        timeout=timeout,
+    )
+
+
+def module_on_host(args=None):
+    """`ansible mongodb -b -m tasky_backup [-a ARGS]`, as an operator runs it; the host's result."""
+    cmd = ["ansible", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "mongodb", "-b", "-m", "tasky_backup"]
+    proc = run_ansible([*cmd, "-a", args] if args else cmd)
+    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"][HOST_NAME]
 
 
 def mongo_client(login=None):

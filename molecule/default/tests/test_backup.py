@@ -8,7 +8,7 @@ import subprocess
 import requests
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
-from conftest import ADMIN, BUCKET, HOST_NAME, MONGODB_PORT, S3_ENDPOINT, TOOLS_BIN
+from conftest import ADMIN, BUCKET, MONGODB_PORT, S3_ENDPOINT, TOOLS_BIN, module_on_host
 
 ENGINE_CONFIG = "/etc/mongodb-backup/backup.json"
 
@@ -128,17 +128,7 @@ def test_status_check_reports_the_last_backup(lab_host):
 
 
 def test_module_ad_hoc_takes_a_backup(s3):
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    proc = subprocess.run(
-        ["ansible", "-i", inventory, "mongodb", "-b", "-m", "tasky_backup"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        cwd=os.environ["MOLECULE_PROJECT_DIRECTORY"],
-    )
-    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"][HOST_NAME]
+    result = module_on_host()
     assert result["changed"] is True and result["status"] == "success", result
     head = s3.head_object(Bucket=BUCKET, Key=result["key"])
     assert head["Metadata"]["sha256"] == result["sha256"]

@@ -5,12 +5,11 @@ the real mongorestore, status-check.sh, the metrics and the missing-drill alarm.
 import datetime
 import json
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
 import yaml
-from conftest import BUCKET, HOST_NAME
+from conftest import BUCKET, HOST_NAME, module_on_host, run_ansible
 
 DRILL_CRON = "/etc/cron.d/mongodb-backup-drill"
 ARTIFACTS = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".lab" / "artifacts"
@@ -71,17 +70,7 @@ def test_backup_sh_drill_restores_into_scratch_databases_and_drops_them(lab_host
 
 
 def test_the_module_runs_a_drill_without_reporting_a_change():
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    proc = subprocess.run(
-        ["ansible", "-i", inventory, "mongodb", "-b", "-m", "tasky_backup", "-a", "state=drill"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        cwd=os.environ["MOLECULE_PROJECT_DIRECTORY"],
-    )
-    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"][HOST_NAME]
+    result = module_on_host("state=drill")
     assert result["changed"] is False and result["status"] == "ok", result
     assert result["key"] == "backups/latest.tar.gz" and result["backup_key"].startswith("backups/mongodb-backup-")
 
@@ -130,12 +119,10 @@ def schedule_tasks(schedule):
     ]
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as playbook:
         yaml.safe_dump(play, playbook)
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     try:
-        proc = subprocess.run(
+        proc = run_ansible(
             ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook.name,
              "-e", json.dumps({"mongodb_backup_drill_schedule": schedule})],
-            capture_output=True, text=True, env=env, check=False, cwd=os.environ["MOLECULE_PROJECT_DIRECTORY"],
         )  # fmt: skip
     finally:
         os.unlink(playbook.name)

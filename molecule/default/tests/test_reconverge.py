@@ -9,10 +9,9 @@ does not install the server there; mongod restarting is shown only by molecule/o
 
 import json
 import os
-import subprocess
 
 import pytest
-from conftest import BACKUP, HOST_NAME, mongo_client
+from conftest import BACKUP, HOST_NAME, mongo_client, run_ansible
 from pymongo.errors import OperationFailure
 
 ROTATED = "tasky-lab-backup-password-rotated-throwaway"
@@ -21,17 +20,9 @@ KEYFILE = "dGFza3ktbGFiLWtleWZpbGUtdGhyb3dhd2F5LW5vdC1hLXNlY3JldA=="
 
 def converge(playbook="site.yml", expect_rc=0, **extra):
     """A playbook (site.yml) on the lab host only, with extra vars; returns {task name: result}."""
-    project = os.environ["MOLECULE_PROJECT_DIRECTORY"]
     inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", inventory, str(playbook), "--limit", HOST_NAME, "-e", json.dumps(extra)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        cwd=project,
-        timeout=900,
+    proc = run_ansible(
+        ["ansible-playbook", "-i", inventory, str(playbook), "--limit", HOST_NAME, "-e", json.dumps(extra)]
     )
     out = json.loads(proc.stdout)
     results = {}
