@@ -1,4 +1,4 @@
-# The README's two commands: `make lab` and `make test`. Everything they need is installed by
+# The README's two commands: `make lab` and `make test` (and `make unit`, the fast tier). Everything they need is installed by
 # lab/deps.sh; the lab (image, S3, host) is built once and reused.
 SHELL := /bin/bash
 VENV := $(CURDIR)/.venv
@@ -19,10 +19,19 @@ export LAB_MONGODB
 TEST_LAB := LAB_NAME=tasky-test LAB_S3_PORT=7490 LAB_MON_PORT=16790 LAB_CW_PORT=7491 \
 	LAB_MONGODB_PORT=27117 LAB_FERRETDB_PORT=27190
 
-.PHONY: deps lab lab-down lint test-lab pytest molecule molecule-online test bench clean
+.PHONY: deps venv unit lab lab-down lint test-lab pytest molecule molecule-online test bench clean
 
 deps:
 	@lab/deps.sh
+
+# The Python packages only (.venv from requirements.txt): what `make unit` needs.
+venv:
+	@lab/deps.sh venv
+
+# The fast tier: pure logic (settings, part sizing, cron parsing, key names, the oplog and
+# archive filters on fixture bytes, the drill's comparison, the page), no lab, no network.
+unit: venv
+	pytest -q tests/unit
 
 # Builds (once) MongoDB's tools and FerretDB, starts the lab, puts FerretDB and the tools on the
 # lab host (LAB ONLY), converges site.yml, seeds the application database as the app user.
@@ -58,7 +67,7 @@ pytest: test-lab
 molecule: test-lab
 	$(TEST_LAB) TASKY_LAB_IMAGE=$$($(TEST_LAB) lab/host.sh image) molecule test
 
-test: lint pytest molecule
+test: lint unit pytest molecule
 
 # Real MongoDB from MongoDB's repository: needs internet access to it (not on this project's
 # machines). Same test lab, scenario molecule/online.

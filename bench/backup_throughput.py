@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests/lab"))
 sys.path.insert(0, str(ROOT / "module_utils"))
 sys.path.insert(0, str(ROOT / "bench"))
 TOOLS = ROOT / ".lab/tools/bin"
@@ -120,12 +120,12 @@ echo "backups/$NAME.archive.gz"
 
 
 def child_pipeline(backup_format, endpoint, work, secret, port):
-    from tasky_backup.backup import take_backup
-    from tasky_backup.config import check_config
-    from tasky_backup.logs import setup_logging
+    from tasky_backup.base.logs import setup_logging
+    from tasky_backup.base.settings import check_settings
+    from tasky_backup.ops.backup import take_backup
 
     logs = os.path.dirname(work)
-    config = check_config(
+    config = check_settings(
         {
             "bucket": BUCKET,
             "endpoint_url": endpoint,
@@ -143,9 +143,9 @@ def child_pipeline(backup_format, endpoint, work, secret, port):
             "state_file": os.path.join(logs, "state.json"),
         }
     )
-    setup_logging(config)
+    setup_logging(config.log_file)
     result = take_backup(config)
-    print(result["key"])
+    print(result.key)
 
 
 # --- the parent: runs them, measures, prints and writes the figures ----------------------------

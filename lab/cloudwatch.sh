@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The lab's CloudWatch API on loopback: moto's server (CloudWatch metrics and alarms, Logs).
-# RGW serves S3 only; moto is fine for these APIs (LAB.md).
+# RGW serves S3 only; moto is fine for these APIs (docs/lab.md).
 #
 #   lab/cloudwatch.sh up|down|status      (port: LAB_CW_PORT)
 set -euo pipefail

@@ -5,7 +5,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/lab/common.sh"
 
-# chromium: the browser test of the catalogue page (headless; Debian's package, never a downloaded browser).
-DEB_PACKAGES=(podman runc debootstrap ceph-mon ceph-osd radosgw ceph-common uuid-runtime curl chromium)
-apt_install_missing "${DEB_PACKAGES[@]}"
+# `lab/deps.sh venv`: the Python packages only (make unit).
+if [ "${1:-}" != venv ]; then
+  # chromium: the browser test of the catalogue page (headless; Debian's package, never a downloaded browser).
+  DEB_PACKAGES=(podman runc debootstrap ceph-mon ceph-osd radosgw ceph-common uuid-runtime curl chromium)
+  apt_install_missing "${DEB_PACKAGES[@]}"
+fi
 venv_from_requirements "$root/.venv" "$root/requirements.txt"

@@ -2,7 +2,7 @@
 # pytest's database server on the control machine: the lab's FerretDB build (lab/tools.sh), a
 # MongoDB-wire server with SQLite files under $LAB_DIR/ferretdb, authentication on, on
 # 127.0.0.1:$LAB_FERRETDB_PORT. Left running between warm test runs, like the lab's S3.
-# LAB ONLY: FerretDB, not mongod (README "MongoDB in the lab" lists what differs).
+# LAB ONLY: FerretDB, not mongod (docs/lab.md, "MongoDB in the lab", lists what differs).
 #
 #   lab/ferretdb.sh up|down|status
 #

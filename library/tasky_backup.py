@@ -44,8 +44,11 @@ options:
         refuses to start when a C(drill_<db>) exists that a drill did not make. Fails when
         anything differs; never C(changed) (the server and the bucket are left as they were;
         the result goes to the state file and CloudWatch, as a backup's does).
+      - V(status) reports the last good backup, its age, the next run, whether S3 answers, a
+        run holding the lock and the last drills, as C(status-check.sh) does; fails when
+        anything needs attention (C(problems)).
     type: str
-    choices: [backup, list, catalogue, verify, restore, drill]
+    choices: [backup, drill, restore, catalogue, verify, list, status]
     default: backup
   config:
     description: Path of the host's backup configuration (JSON, root-only).
@@ -97,7 +100,10 @@ options:
     description: Override the configured region.
     type: str
 notes:
-  - Check mode reports what would be done and changes nothing.
+  - Check mode reports what would be done and changes nothing (V(list), V(verify) and
+    V(status) only read, and run as usual).
+  - The module and the host's C(backup.sh) dispatch through the same action table of the
+    engine (C(module_utils/tasky_backup/actions.py)).
   - Needs boto3 and pymongo on the host; the C(mongodb_backup) role installs them, pinned, in
     the engine's venv, which the module uses (option C(venv) of the configuration).
   - A backup while another one runs fails at once (the engine's lock) and is recorded as locked
@@ -119,6 +125,7 @@ EXAMPLES = r"""
 #   ansible mongodb -b -m tasky_backup
 #   ansible mongodb -b -m tasky_backup -a state=list
 #   ansible mongodb -b -m tasky_backup -a state=catalogue
+#   ansible mongodb -b -m tasky_backup -a state=status
 #   ansible mongodb -b -m tasky_backup -a "state=restore drop=true restore_user=admin restore_config=/root/restore.yaml"
 
 - name: Take a backup before the upgrade
@@ -174,8 +181,10 @@ documents:
   returned: state is restore or drill
   type: int
 ok:
-  description: Whether the drill restored every collection with the recorded document count and index names.
-  returned: state is drill
+  description:
+    - Drill, whether it restored every collection with the recorded document count and index names.
+    - Status, whether nothing needs attention.
+  returned: state is drill or status
   type: bool
 differences:
   description: What the drill found different from the record taken at dump time, each naming its collection.
@@ -321,10 +330,30 @@ valid:
   returned: state is verify
   type: bool
 problems:
-  description: What is wrong with the backup, if anything.
-  returned: state is verify
+  description: What is wrong with the backup (verify), or what needs attention (status).
+  returned: state is verify or status
   type: list
   elements: str
+last_success:
+  description: When the last good backup finished (UTC), from the host's state file.
+  returned: state is status
+  type: str
+age_hours:
+  description: Age of the last good backup in hours (of latest in S3 on a member that skips its runs).
+  returned: state is status
+  type: float
+next_run:
+  description: When cron runs the next backup (UTC), or the schedule when it is not a daily one.
+  returned: state is status
+  type: str
+s3_reachable:
+  description: Whether the bucket answered.
+  returned: state is status
+  type: bool
+running_since:
+  description: When the run that holds the engine's lock started; null when none does.
+  returned: state is status
+  type: str
 collections:
   description: The .bson files in the archive.
   returned: state is verify
@@ -333,16 +362,22 @@ collections:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.tasky_backup.catalogue import write_catalogue
-from ansible.module_utils.tasky_backup.config import load_config
-from ansible.module_utils.tasky_backup.drill_job import drill_job
-from ansible.module_utils.tasky_backup.errors import BackupError, Locked
-from ansible.module_utils.tasky_backup.job import backup_job, signals_end_the_run
-from ansible.module_utils.tasky_backup.logs import LOG, setup_logging
-from ansible.module_utils.tasky_backup.restore import restore_backup
-from ansible.module_utils.tasky_backup.store import list_backups, resolve_key
-from ansible.module_utils.tasky_backup.venv import use_engine_venv
-from ansible.module_utils.tasky_backup.verify import verify_backup
+from ansible.module_utils.tasky_backup.actions import ACTIONS, Request, perform
+from ansible.module_utils.tasky_backup.base.errors import BackupError
+from ansible.module_utils.tasky_backup.base.settings import DEFAULT_CONFIG, load_settings
+from ansible.module_utils.tasky_backup.base.venv import use_engine_venv
+
+ARGUMENTS = {
+    "state": {"type": "str", "choices": [a.name for a in ACTIONS.values() if a.module], "default": "backup"},
+    "config": {"type": "path", "default": DEFAULT_CONFIG},
+    "key": {"type": "str", "default": "latest"},
+    "drop": {"type": "bool", "default": False},
+    "drop_on_many_hosts": {"type": "bool", "default": False},  # read by the action plugin
+    "allow_other_deployment": {"type": "bool", "default": False},
+    "restore_user": {"type": "str"},
+    "restore_config": {"type": "path"},
+    **{name: {"type": "str"} for name in ("bucket", "prefix", "endpoint_url", "region")},  # overrides
+}
 
 
 def missing_libraries():
@@ -357,97 +392,26 @@ def missing_libraries():
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "state": {
-                "type": "str",
-                "choices": ["backup", "list", "catalogue", "verify", "restore", "drill"],
-                "default": "backup",
-            },
-            "config": {"type": "path", "default": "/etc/mongodb-backup/backup.json"},
-            "key": {"type": "str", "default": "latest"},
-            "drop": {"type": "bool", "default": False},
-            "drop_on_many_hosts": {"type": "bool", "default": False},
-            "allow_other_deployment": {"type": "bool", "default": False},
-            "restore_user": {"type": "str"},
-            "restore_config": {"type": "path"},
-            "bucket": {"type": "str"},
-            "prefix": {"type": "str"},
-            "endpoint_url": {"type": "str"},
-            "region": {"type": "str"},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENTS, supports_check_mode=True)
     params = module.params
-    overrides = {k: params[k] for k in ("bucket", "prefix", "endpoint_url", "region")}
     try:
-        config = load_config(params["config"], overrides)
+        settings = load_settings(
+            params["config"], {k: params[k] for k in ("bucket", "prefix", "endpoint_url", "region")}
+        )
     except BackupError as exc:
         module.fail_json(msg=str(exc))
-    use_engine_venv(config)
+    use_engine_venv(settings)
     missing = missing_libraries()
     if missing:
         module.fail_json(msg=missing_required_lib(" and ".join(missing), reason="for the backup engine"))
-
-    state = params["state"]
-    if module.check_mode and state in ("backup", "restore", "catalogue"):
-        target = {
-            "backup": f"{config['prefix']}mongodb-backup-*",
-            "restore": resolve_key(config, params["key"]),
-            "catalogue": f"{config['prefix']}index.html",
-        }[state]
-        module.exit_json(changed=True, msg=f"would {state} s3://{config['bucket']}/{target}")
-    if module.check_mode and state == "drill":
-        key = resolve_key(config, params["key"])
-        module.exit_json(changed=False, msg=f"would drill s3://{config['bucket']}/{key} into scratch databases")
-    try:
-        setup_logging(config)
-        refused = None
-    except BackupError as exc:  # e.g. a symlink planted at the log file: recorded as the run's failure
-        setup_logging({})
-        refused = str(exc)
-    if refused and state not in ("backup", "drill"):
-        module.fail_json(msg=refused)
-    try:
-        if state == "backup":
-            result = backup_job(config, refused)
-            if result["status"] not in ("success", "skipped"):
-                module.fail_json(msg=f"backup {result['status']}: {result.get('error')}", **result)
-            module.exit_json(changed=result["status"] == "success", **result)
-        if state == "list":
-            module.exit_json(changed=False, backups=list_backups(config))
-        if state == "catalogue":
-            written = write_catalogue(config)
-            module.exit_json(changed=True, **written)
-        if state == "drill":
-            # Not changed: the scratch databases are dropped again, the bucket is only read.
-            result = drill_job(config, params["key"], refused)
-            if result["status"] == "locked":
-                module.fail_json(msg=result["error"], status="locked")
-            if result["status"] not in ("ok", "skipped"):
-                why = result.get("error") or "; ".join(result.get("differences") or [])
-                module.fail_json(msg=f"restore drill of {result.get('key')} failed: {why}", **result)
-            module.exit_json(changed=False, **result)
-        if state == "verify":
-            result = verify_backup(config, params["key"])
-            if not result["valid"]:
-                module.fail_json(msg=f"backup {result['key']} is not valid: {'; '.join(result['problems'])}", **result)
-            module.exit_json(changed=False, **result)
-        with signals_end_the_run():  # a SIGTERM or lost session still removes the scratch files
-            result = restore_backup(
-                config,
-                params["key"],
-                params["drop"],
-                restore_config=params["restore_config"],
-                restore_user=params["restore_user"],
-                allow_other_deployment=params["allow_other_deployment"],
-            )
-        module.exit_json(changed=True, **result)
-    except Locked as exc:
-        module.fail_json(msg=str(exc), status="locked")
-    except BackupError as exc:
-        LOG.error("%s failed: %s", state, exc)  # as the command line logs it
-        module.fail_json(msg=str(exc))
+    request = Request(
+        **{k: params[k] for k in ("key", "drop", "restore_user", "restore_config", "allow_other_deployment")}
+    )
+    outcome = perform(params["state"], settings, request, check=module.check_mode)
+    result = outcome.result if outcome.result is not None else ({"status": "locked"} if outcome.locked else {})
+    if not outcome.ok:
+        module.fail_json(msg=outcome.message, **result)
+    module.exit_json(changed=outcome.changed, **({"msg": outcome.message} if outcome.message else {}), **result)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,21 @@
 """The tasky MongoDB backup engine: one implementation for the cron job and the Ansible module.
 
 The module `tasky_backup` imports this package as `ansible.module_utils.tasky_backup`; the
-`mongodb_backup` role installs the same package in /opt/mongodb-backup/, where backup.sh and
-status-check.sh run it as a command (`python3 -m tasky_backup backup|list|...`, see cli.py).
+`mongodb_backup` role installs the same package on the host, where backup.sh and
+status-check.sh run it as a command (`python3 -m tasky_backup backup|drill|list|...`).
 
-One backup (backup.py): lock -> mongodump (dump.py; credentials from a 0600 config file) ->
-tar.gz of the dump folder (archive.py), or in the archive format `mongodump --archive` filtered
-of private databases (mongoarchive.py) with no local dump -> gzip on every core (zlib-ng) ->
-an S3 multipart upload (upload.py) -> verify size and checksums -> sha256 and size into the
-object's metadata -> server-side copies to daily-YYYY-MM-DD and latest (store.py) -> state file
-(state.py), metrics (metrics.py), summary line, cleanup; progress lines meanwhile
-(progress.py). Needs the standard library, boto3, pymongo and zlib-ng.
+    actions.py   the one action table; the command line (__main__.py) and the module dispatch through it
+    recorded.py  the recorded run of a backup or drill: signals, state file, metrics, SUMMARY line
+    ops/         the operations: backup, restore, drill, verify, status, catalogue (+ page), listing
+    formats/     one file per format (tar.gz, archive): produced, read through, restored
+    s3/          the bucket: client, retries, names, metadata, copies, rollback, listing, upload, sidecars
+    mongo/       MongoDB: server questions, the tools, oplog, archive stream, dump facts, drill scratch
+    base/        settings, errors, clock, files, lock, logs, state, progress, metrics, results
+
+One backup (ops/backup.py): lock -> mongodump (credentials from a 0600 config file) -> its
+format's stream (formats/) -> gzip on every core (zlib-ng) -> an S3 multipart upload
+(s3/multipart.py) -> verify size and checksums -> sha256 and size into the object's metadata ->
+server-side copies to daily-YYYY-MM-DD and latest (s3/objects.py) -> sidecar and catalogue ->
+state file, metrics, summary line (recorded.py), cleanup. docs/engine.md tells it whole.
+Needs the standard library, boto3, pymongo and zlib-ng.
 """

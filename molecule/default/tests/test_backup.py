@@ -30,19 +30,42 @@ def test_secrets_are_root_only_files(lab_host):
     assert config["credentials_file"] == "/etc/mongodb-backup/s3-credentials"
     assert "secret" not in lab_host.file(ENGINE_CONFIG).content_string.replace("secret_key", "")
     assert lab_host.file("/etc/mongodb-backup").mode == 0o700
-    for script in ("backup.sh", "status-check.sh", "tasky_backup"):
-        assert lab_host.file(f"/opt/mongodb-backup/{script}").mode == 0o700
+    for path in ("", "/backup.sh", "/status-check.sh"):  # the engine and its venv are inside, root-only
+        assert lab_host.file(f"/opt/mongodb-backup{path}").mode == 0o700
+
+
+ENGINE_PYTHON = "/opt/mongodb-backup/venv/bin/python"
+
+
+def engine_files(lab_host):
+    """{path under the package: text} of the engine installed in the host's venv."""
+    where = lab_host.run(f"{ENGINE_PYTHON} -I -c 'import tasky_backup; print(tasky_backup.__file__)'")
+    assert where.rc == 0, where.stderr
+    top = os.path.dirname(where.stdout.strip())
+    assert top.startswith("/opt/mongodb-backup/venv/lib/"), top
+    listed = lab_host.run(f"cd {top} && find . -name '*.py' -not -path '*/__pycache__/*' | sort").stdout.split()
+    return top, sorted(path[2:] for path in listed)
 
 
 def test_engine_on_the_host_is_the_module_utils_package(lab_host):
+    """The whole package, subfolders included, and nothing else: installed from one wheel."""
     here = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "module_utils/tasky_backup")
-    sources = sorted(name for name in os.listdir(here) if name.endswith(".py"))
-    installed = lab_host.run("ls /opt/mongodb-backup/tasky_backup/*.py").stdout.split()
-    assert sorted(os.path.basename(path) for path in installed) == sources
+    sources = sorted(
+        os.path.relpath(os.path.join(root, name), here)
+        for root, _dirs, names in os.walk(here)
+        if "__pycache__" not in root
+        for name in names
+        if name.endswith(".py")
+    )
+    top, installed = engine_files(lab_host)
+    assert installed == sources
+    assert any("/" in path for path in installed)  # the wings' subfolders came along
     for name in sources:
         with open(os.path.join(here, name), encoding="utf-8") as handle:
-            assert lab_host.file(f"/opt/mongodb-backup/tasky_backup/{name}").content_string == handle.read(), name
-    assert not lab_host.file("/opt/mongodb-backup/tasky_backup_engine.py").exists
+            assert lab_host.file(f"{top}/{name}").content_string == handle.read(), name
+    for old in ("/opt/mongodb-backup/tasky_backup", "/opt/mongodb-backup/tasky_backup_engine.py"):
+        assert not lab_host.file(old).exists, old
+    assert not lab_host.run("ls /opt/mongodb-backup/*.whl").stdout.strip()  # the wheel is not left behind
 
 
 def test_logrotate_accepts_the_config(lab_host):

@@ -76,20 +76,29 @@ def test_the_module_runs_a_drill_without_reporting_a_change():
 
 
 def test_drills_publish_metrics_that_read_back(lab_host, cloudwatch):
-    started = datetime.datetime.now(datetime.timezone.utc)
-    assert lab_host.run("/opt/mongodb-backup/backup.sh --drill").rc == 0
+    """One more drill adds exactly one RestoreDrillSuccess of 1 and a duration. Counted against
+    what the window held before: the drills of the tests before this one land in the same
+    five-minute period, which CloudWatch (and moto) sum together."""
+    now = datetime.datetime.now(datetime.timezone.utc)
     dimensions = [{"Name": "Bucket", "Value": BUCKET}, {"Name": "Host", "Value": lab_host.check_output("hostname")}]
     query = {
         "Namespace": "Tasky/MongoDBBackup",
         "Dimensions": dimensions,
-        "StartTime": started,
-        "EndTime": started + datetime.timedelta(minutes=5),
-        "Period": 300,
+        "StartTime": now - datetime.timedelta(hours=1),
+        "EndTime": now + datetime.timedelta(hours=1),
+        "Period": 7200,
     }
-    success = cloudwatch.get_metric_statistics(MetricName="RestoreDrillSuccess", Statistics=["Sum", "Minimum"], **query)
-    assert [(p["Sum"], p["Minimum"]) for p in success["Datapoints"]] == [(1.0, 1.0)]
-    duration = cloudwatch.get_metric_statistics(MetricName="RestoreDrillDuration", Statistics=["Maximum"], **query)
-    assert [p["Maximum"] > 0 for p in duration["Datapoints"]] == [True]
+
+    def drills(metric, statistic):
+        points = cloudwatch.get_metric_statistics(MetricName=metric, Statistics=["SampleCount", statistic], **query)
+        return [(p["SampleCount"], p[statistic]) for p in points["Datapoints"]] or [(0.0, None)]
+
+    ((before, _minimum),) = drills("RestoreDrillSuccess", "Minimum")
+    assert lab_host.run("/opt/mongodb-backup/backup.sh --drill").rc == 0
+    ((after, minimum),) = drills("RestoreDrillSuccess", "Minimum")
+    assert (after - before, minimum) == (1.0, 1.0)  # one more, and every drill so far succeeded
+    ((durations, longest),) = drills("RestoreDrillDuration", "Maximum")
+    assert durations == after and longest > 0
 
 
 def test_missing_drill_alarm_watches_7_days(cloudwatch):

@@ -9,11 +9,14 @@ does not install the server there; mongod restarting is shown only by molecule/o
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from conftest import BACKUP, HOST_NAME, mongo_client, run_ansible
 from pymongo.errors import OperationFailure
 
+ROLE = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "roles/mongodb_backup")
 ROTATED = "tasky-lab-backup-password-rotated-throwaway"
 KEYFILE = "dGFza3ktbGFiLWtleWZpbGUtdGhyb3dhd2F5LW5vdC1hLXNlY3JldA=="
 
@@ -95,3 +98,35 @@ def test_a_changed_mongod_conf_notifies_the_restart_handler(reconverged):
     assert task(reconverged, "Write mongod.conf (authorization enabled)")["changed"] is True
     # Notified, and skipped: the role does not run mongod where it did not install it.
     assert task(reconverged, "Restart mongod").get("skipped") is True
+
+
+def test_an_engine_installed_in_an_earlier_form_is_replaced_with_no_stray_file(lab_host, tmp_path):
+    """Hosts converged by earlier releases hold the engine file by file in
+    /opt/mongodb-backup/tasky_backup/, or an earlier wheel with modules this one no longer has:
+    a converge leaves exactly the current package, and a second one sends nothing."""
+    old_form = "/opt/mongodb-backup/tasky_backup"
+    lab_host.run(f"mkdir -p {old_form} && echo 'x = 1' > {old_form}/store.py")
+    engine = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "module_utils/tasky_backup")
+    older = tmp_path / "tasky_backup"
+    subprocess.run(["cp", "-r", engine, str(older)], check=True)
+    (older / "obsolete_module.py").write_text('"""A module an earlier release had."""\n')
+    build = subprocess.run(
+        [sys.executable, os.path.join(ROLE, "files/engine_wheel.py"), str(older), str(tmp_path / "wheels")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wheel = json.loads(build.stdout)["wheel"]
+    subprocess.run(["podman", "cp", wheel, f"{HOST_NAME}:/root/"], check=True)
+    pip = "/opt/mongodb-backup/venv/bin/pip install -q --no-deps --no-index"
+    installed = lab_host.run(f"{pip} /root/{os.path.basename(wheel)}")
+    assert installed.rc == 0, installed.stderr
+    assert lab_host.run("find /opt/mongodb-backup/venv -name obsolete_module.py").stdout.strip()
+
+    results = converge()
+    assert task(results, "Install the engine's wheel (module_utils/tasky_backup) into its venv")["changed"]
+    assert not lab_host.run("find /opt/mongodb-backup/venv -name 'obsolete_module*'").stdout.strip()
+    assert not lab_host.file("/opt/mongodb-backup/tasky_backup").exists
+    assert lab_host.run("/opt/mongodb-backup/status-check.sh").rc in (0, 1)  # the engine runs
+    again = converge()
+    assert task(again, "Install the engine's wheel (module_utils/tasky_backup) into its venv").get("skipped")

@@ -40,7 +40,7 @@ def test_backup_restores_the_same_documents():
     assert mongosh("db.getSiblingDB('go-mongodb').todos.drop()", ADMIN).rc == 0
     HOST.run("install -m 0600 /dev/null /root/restore.yaml && echo 'password: %s' > /root/restore.yaml", ADMIN[1])
     restore = HOST.run(
-        "cd /opt/mongodb-backup && python3 -m tasky_backup restore --config /etc/mongodb-backup/backup.json"
+        "/opt/mongodb-backup/venv/bin/python -I -m tasky_backup restore --config /etc/mongodb-backup/backup.json"
         " --key latest --drop --restore-user admin --restore-config /root/restore.yaml"
     )
     assert restore.rc == 0, restore.stderr

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# MIT License (see the project's README)
+# MIT License (see the project's README.md)
 """Reads the S3 Block Public Access settings of the caller's AWS account (read only)."""
 
 DOCUMENTATION = r"""
