@@ -114,78 +114,88 @@ class ArchiveFilter:
         self.bytes_in += len(data)
         self.buffer += data
         buf, pos, run = self.buffer, 0, 0  # run: start of the bytes to pass on, not yet written
-        end = len(buf)
-        while True:
-            if self.state == "body":
-                body = self._oplog_body if self.filtering_oplog else self._body
-                pos, done = body(buf, pos, end)
-                if self.filtering_oplog:
-                    run = pos  # what passed was written by _oplog_body itself
-                if not self.current_kept:
-                    run = pos  # a dropped segment's documents are skipped as they are walked
-                if not done:
-                    break
-                continue
-            if self.state == "magic":
-                if end - pos < 4:
-                    break
-                if buf[pos : pos + 4] != MAGIC:
-                    raise BackupError("the stream is not a mongodump archive (no magic number)")
-                pos += 4
-                self.state = "header"
-                continue
-            if end - pos < 4:
-                break
-            (length,) = _INT32.unpack_from(buf, pos)
-            if length == TERMINATOR:
-                if self.state != "prelude":
-                    raise BackupError(f"mongodump archive: a terminator where a {self.state} was expected")
-                pos += 4
-                self.state = "namespace"
-                continue
-            if not MIN_DOCUMENT <= length <= MAX_DOCUMENT:
-                raise BackupError(f"mongodump archive: a document of {length} bytes in the {self.state}")
-            if end - pos < length:
-                break
-            doc = decode(buf[pos : pos + length])
-            if self.state == "header":
-                self.header = doc
-                self.state = "prelude"
-            elif self.state == "prelude":
-                namespace = (doc.get("db", ""), doc.get("collection", ""))
-                if not self._kept(namespace):
-                    self._flush(buf, run, pos)
-                    run = pos + length
-                else:
-                    entry = self._entry(namespace)
-                    entry["indexes"] = index_names_of(doc.get("metadata"))
-                    entry["type"] = doc.get("type") or "collection"
-            else:  # a namespace header: a segment (documents follow) or the namespace's EOF
-                namespace = (doc.get("db", ""), doc.get("collection", ""))
-                self.current, self.current_kept = namespace, self._kept(namespace)
-                self.filtering_oplog = namespace == OPLOG
-                if not self.current_kept:
-                    self._flush(buf, run, pos)
-                    run = pos + length
-                elif self.filtering_oplog:
-                    self._flush(buf, run, pos)
-                    run = pos + length
-                    self.segment_open = False
-                    if doc.get("EOF"):  # with the CRC of the entries that passed
-                        import bson
-
-                        # Int64, as mongodump writes it (a small CRC would otherwise be an int32)
-                        self._emit(bson.encode({**doc, "CRC": bson.Int64(signed64(self.oplog_crc))}))
-                        self.segment_open = True
-                        self._entry(namespace)["eof"] = True
-                    else:
-                        self.pending_header = bytes(buf[pos : pos + length])
-                elif doc.get("EOF"):
-                    self._entry(namespace)["eof"] = True
-                self.state = "body"
-            pos += length
+        more = True
+        while more:
+            pos, run, more = self._step(buf, pos, run)
         self._flush(buf, run, pos)
         del buf[:pos]
+
+    def _step(self, buf, pos, run):
+        """One element of the stream at pos: (its end, where the bytes to pass on start, whether
+        to go on); a partial element waits for the next write."""
+        end = len(buf)
+        if self.state == "body":
+            body = self._oplog_body if self.filtering_oplog else self._body
+            pos, done = body(buf, pos, end)
+            if self.filtering_oplog or not self.current_kept:
+                # the oplog's entries that pass are written by _oplog_body itself; a dropped
+                # segment's documents are skipped as they are walked
+                run = pos
+            return pos, run, done
+        if self.state == "magic":
+            if end - pos < 4:
+                return pos, run, False
+            if buf[pos : pos + 4] != MAGIC:
+                raise BackupError("the stream is not a mongodump archive (no magic number)")
+            self.state = "header"
+            return pos + 4, run, True
+        if end - pos < 4:
+            return pos, run, False
+        (length,) = _INT32.unpack_from(buf, pos)
+        if length == TERMINATOR:
+            if self.state != "prelude":
+                raise BackupError(f"mongodump archive: a terminator where a {self.state} was expected")
+            self.state = "namespace"
+            return pos + 4, run, True
+        if not MIN_DOCUMENT <= length <= MAX_DOCUMENT:
+            raise BackupError(f"mongodump archive: a document of {length} bytes in the {self.state}")
+        if end - pos < length:
+            return pos, run, False
+        doc = decode(buf[pos : pos + length])
+        handle = {"header": self._header, "prelude": self._prelude, "namespace": self._namespace}[self.state]
+        return pos + length, handle(doc, buf, pos, length, run), True
+
+    def _header(self, doc, _buf, _pos, _length, run):
+        self.header = doc
+        self.state = "prelude"
+        return run
+
+    def _prelude(self, doc, buf, pos, length, run):
+        """A collection's metadata: recorded, or left out with its database."""
+        namespace = (doc.get("db", ""), doc.get("collection", ""))
+        if not self._kept(namespace):
+            self._flush(buf, run, pos)
+            return pos + length
+        entry = self._entry(namespace)
+        entry["indexes"] = index_names_of(doc.get("metadata"))
+        entry["type"] = doc.get("type") or "collection"
+        return run
+
+    def _namespace(self, doc, buf, pos, length, run):
+        """A namespace header: a segment (documents follow) or the namespace's EOF."""
+        namespace = (doc.get("db", ""), doc.get("collection", ""))
+        self.current, self.current_kept = namespace, self._kept(namespace)
+        self.filtering_oplog = namespace == OPLOG
+        self.state = "body"
+        if not self.current_kept:
+            self._flush(buf, run, pos)
+            return pos + length
+        if self.filtering_oplog:
+            self._flush(buf, run, pos)
+            self.segment_open = False
+            if doc.get("EOF"):  # with the CRC of the entries that passed
+                import bson
+
+                # Int64, as mongodump writes it (a small CRC would otherwise be an int32)
+                self._emit(bson.encode({**doc, "CRC": bson.Int64(signed64(self.oplog_crc))}))
+                self.segment_open = True
+                self._entry(namespace)["eof"] = True
+            else:
+                self.pending_header = bytes(buf[pos : pos + length])
+            return pos + length
+        if doc.get("EOF"):
+            self._entry(namespace)["eof"] = True
+        return run
 
     def _body(self, buf, pos, end):
         """Walks the documents of a segment to its terminator: (position, whether it ended)."""
