@@ -81,7 +81,7 @@ BENCH_LAB := LAB_NAME=tasky-bench LAB_S3_PORT=7500 LAB_MON_PORT=16800 LAB_FERRET
 	LAB_S3_BYTES=4294967296
 BENCH_SIZE_MIB ?= 1024
 BENCH_ROUNDS ?= 3
-BENCH_METHODS ?= seed,pigz_awscli,mongodump_archive_awscli,pipeline_targz,pipeline_archive
+BENCH_METHODS ?= seed,pigz_awscli,mongodump_archive_awscli,pipeline_targz,pipeline_archive,pipeline_targz_age,pipeline_archive_age
 bench: deps
 	@lab/tools.sh build
 	@lab/bench-deps.sh

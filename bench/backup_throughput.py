@@ -17,7 +17,9 @@ proxy. The methods, each run as its own process tree:
   disk, tar.gz on every core streamed into one multipart upload, verified, sha256 recorded,
   daily and latest by server-side copy, catalogue facts read;
 - pipeline_archive: the same engine, format archive: mongodump --archive filtered, gzipped on
-  every core and uploaded as it streams; no local disk.
+  every core and uploaded as it streams; no local disk;
+- pipeline_targz_age, pipeline_archive_age: the same two, age-encrypted to a recipient as they
+  stream (pyrage) and their manifests signed (ssh-keygen), as a public prefix runs them.
 
 Figures per method (median of the rounds; wall also min): wall time, CPU user+sys of the method's
 processes (wait4), the server's CPU meanwhile (FerretDB's /proc counters: it serves every method
@@ -54,7 +56,17 @@ BACKUP_USER, BACKUP_PASSWORD = "backup", "bench-backup-password-not-real"
 BUCKET = "tasky-bench"
 DATABASE = "bench"
 MIB = 1 << 20
-METHODS = ("seed", "pigz_awscli", "mongodump_archive_awscli", "pipeline_targz", "pipeline_archive")
+METHODS = (
+    "seed",
+    "pigz_awscli",
+    "mongodump_archive_awscli",
+    "pipeline_targz",
+    "pipeline_archive",
+    "pipeline_targz_age",
+    "pipeline_archive_age",
+)
+# Each encrypted pipeline against the same pipeline in plaintext, in the same run.
+ENCRYPTED = {"pipeline_targz_age": "pipeline_targz", "pipeline_archive_age": "pipeline_archive"}
 PEERS = ("seed", "pigz_awscli", "mongodump_archive_awscli")
 
 
@@ -119,12 +131,19 @@ echo "backups/$NAME.archive.gz"
 }
 
 
-def child_pipeline(backup_format, endpoint, work, secret, port):
+def child_pipeline(method, endpoint, work, secret, port):
     from tasky_backup.base.logs import setup_logging
     from tasky_backup.base.settings import check_settings
     from tasky_backup.ops.backup import take_backup
 
     logs = os.path.dirname(work)
+    backup_format = "archive" if method.startswith("pipeline_archive") else "tar.gz"
+    key = os.path.join(logs, "signing-key")
+    if not os.path.exists(key):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    signers = os.path.join(logs, "allowed_signers")
+    Path(signers).write_text(f'bench namespaces="tasky-backup" {Path(key + ".pub").read_text()}')
+    recipients = [bench_recipient()] if method in ENCRYPTED else []
     config = check_settings(
         {
             "bucket": BUCKET,
@@ -141,11 +160,22 @@ def child_pipeline(backup_format, endpoint, work, secret, port):
             "lock_file": os.path.join(logs, "bench.lock"),
             "log_file": os.path.join(logs, f"engine-{backup_format}.log"),
             "state_file": os.path.join(logs, "state.json"),
+            "signing_key": key,
+            "allowed_signers": signers,
+            "host_alias": "bench",
+            "age_recipients": recipients,
         }
     )
     setup_logging(config.log_file)
     result = take_backup(config)
     print(result.key)
+
+
+def bench_recipient():
+    """A throwaway age recipient (its identity is thrown away: nothing decrypts the bench's data)."""
+    from pyrage import x25519
+
+    return str(x25519.Identity.generate().to_public())
 
 
 # --- the parent: runs them, measures, prints and writes the figures ----------------------------
@@ -185,8 +215,7 @@ def measure(method, proxy, client, scratch, secret, port):
     if method in SCRIPTS:
         cmd = ["bash", "-euo", "pipefail", "-c", SCRIPTS[method]]
     else:
-        backup_format = "archive" if method == "pipeline_archive" else "tar.gz"
-        cmd = [sys.executable, __file__, "--child", backup_format, proxy.endpoint, work, secret, str(port)]
+        cmd = [sys.executable, __file__, "--child", method, proxy.endpoint, work, secret, str(port)]
     peak = {"bytes": 0}
     done = threading.Event()
 
@@ -265,6 +294,10 @@ def table(result):
             f"| {busy:.2f} of {cores} | {f['server_cpu_s']:.1f} | {f['peak_rss_mib']:.0f} | {f['extra_disk_mib']:.0f} "
             f"| {f['uploaded_mib']:.0f} | {f['archive_mib']:.0f} | {f['archive_mib'] / dump_mib:.3f} |"
         )
+    for encrypted, plain in ENCRYPTED.items():
+        if encrypted in methods and plain in methods:
+            ratio = methods[encrypted]["wall_s"] / methods[plain]["wall_s"]
+            lines.append(f"\n{encrypted} (encrypted, signed) against {plain}: wall {ratio:.3f}x")
     return "\n".join(lines)
 
 
@@ -274,7 +307,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     parser.add_argument("--methods", default=os.environ.get("BENCH_METHODS", ",".join(METHODS)))
     parser.add_argument("--out", default=str(ROOT / ".lab/bench.json"))
-    parser.add_argument("--child", nargs=5, metavar=("FORMAT", "ENDPOINT", "WORK", "SECRET", "PORT"))
+    parser.add_argument("--child", nargs=5, metavar=("METHOD", "ENDPOINT", "WORK", "SECRET", "PORT"))
     args = parser.parse_args()
     if args.child:
         child_pipeline(*args.child)

@@ -10,7 +10,7 @@ source "$(dirname "$0")/common.sh"
 
 # Packages baked into the image. The roles install what they need themselves; having their
 # packages here already only makes each fresh Molecule host converge faster.
-IMAGE_PACKAGES=python3,python3-apt,python3-boto3,python3-pymongo,python3-venv,systemd,systemd-sysv,cron,logrotate,ca-certificates,sudo,curl,gnupg,procps
+IMAGE_PACKAGES=python3,python3-apt,python3-boto3,python3-pymongo,python3-venv,systemd,systemd-sysv,cron,logrotate,ca-certificates,sudo,curl,gnupg,procps,openssh-client
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # Bump IMAGE_RECIPE when the way the image is built changes; the tag then changes and the
 # next `make lab` or `make test` builds a new image instead of reusing the old one.

@@ -77,6 +77,22 @@ options:
         (its C(deployment) metadata differs from this host's). Refused otherwise.
     type: bool
     default: false
+  allow_unsigned:
+    description:
+      - With O(state=verify), O(state=restore) or O(state=drill), accept a backup that has no signed
+        manifest (one taken before manifests), trusting the object's own metadata. Refused otherwise.
+      - A manifest that is there but does not check out (unknown signer, bad signature) is refused
+        whatever this says.
+    type: bool
+    default: false
+  accept_shrink:
+    description:
+      - With O(state=backup), make the backup daily and latest even when its documents or dump
+        bytes dropped more than the configured C(shrink_alarm_percent) against latest, or its dump
+        was found damaged. Without it such a backup is kept, with its manifest, but latest is not
+        replaced and the run fails saying why.
+    type: bool
+    default: false
   restore_user:
     description:
       - With O(state=restore), the MongoDB user that restores (needs the C(restore) role, or
@@ -361,6 +377,8 @@ collections:
   elements: str
 """
 
+import dataclasses
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.tasky_backup.actions import ACTIONS, Request, perform
 from ansible.module_utils.tasky_backup.base.errors import BackupError
@@ -374,6 +392,8 @@ ARGUMENTS = {
     "drop": {"type": "bool", "default": False},
     "drop_on_many_hosts": {"type": "bool", "default": False},  # read by the action plugin
     "allow_other_deployment": {"type": "bool", "default": False},
+    "allow_unsigned": {"type": "bool", "default": False},
+    "accept_shrink": {"type": "bool", "default": False},
     "restore_user": {"type": "str"},
     "restore_config": {"type": "path"},
     **{name: {"type": "str"} for name in ("bucket", "prefix", "endpoint_url", "region")},  # overrides
@@ -404,9 +424,7 @@ def main():
     missing = missing_libraries()
     if missing:
         module.fail_json(msg=missing_required_lib(" and ".join(missing), reason="for the backup engine"))
-    request = Request(
-        **{k: params[k] for k in ("key", "drop", "restore_user", "restore_config", "allow_other_deployment")}
-    )
+    request = Request(**{field.name: params[field.name] for field in dataclasses.fields(Request)})
     outcome = perform(params["state"], settings, request, check=module.check_mode)
     result = outcome.result if outcome.result is not None else ({"status": "locked"} if outcome.locked else {})
     if not outcome.ok:

@@ -21,6 +21,10 @@ def arguments(argv):
     parser.add_argument(
         "--allow-other-deployment", action="store_true", help="restore: a backup of another deployment too"
     )
+    parser.add_argument(
+        "--allow-unsigned", action="store_true", help="verify, restore, drill: a backup from before manifests"
+    )
+    parser.add_argument("--accept-shrink", action="store_true", help="backup: made latest even if it shrank")
     parser.add_argument("--check", action="store_true", help="say what would be done, change nothing")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
     return parser.parse_args(argv)

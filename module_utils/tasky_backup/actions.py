@@ -34,6 +34,8 @@ class Request:
     restore_user: str = None
     restore_config: str = None
     allow_other_deployment: bool = False
+    allow_unsigned: bool = False  # verify, restore, drill: a backup from before signed manifests
+    accept_shrink: bool = False  # backup: make latest even when it shrank or its dump is damaged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Action:
 
 
 def backup_then_catalogue(settings, request):
-    result = take_backup(settings)
+    result = take_backup(settings, accept_shrink=request.accept_shrink)
     if result.status == "success":
         catalogue_after_backup(settings, result)  # never raises: the backup is good already
     return result

@@ -297,9 +297,58 @@ def engine_config(tmp_path, backup_bucket, mongo_admin):
         "retries": 2,
         "part_size_mib": 5,
     }
+    config.update(signing_identity(tmp_path))
     path = tmp_path / "backup.json"
     write_config(path, config)
     return path, config
+
+
+# The public name the engine's tests sign as; a host's own alias in production.
+TEST_HOST_ALIAS = "test-db1"
+
+
+def signing_identity(tmp_path, alias=TEST_HOST_ALIAS):
+    """The settings of a host that signs its manifests: a fresh ed25519 key (stock ssh-keygen)
+    and an allowed_signers file naming it for `alias`, as the role makes them on a host."""
+    key = tmp_path / "signing-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", alias, "-f", str(key)], check=True)
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f'{alias} namespaces="tasky-backup" {(tmp_path / "signing-key.pub").read_text().strip()}\n')
+    return {"signing_key": str(key), "allowed_signers": str(signers), "host_alias": alias}
+
+
+def resign(s3, config, key, body):
+    """Puts body at key (metadata sha256 and size made to match) and re-signs the manifest of
+    the backup key is (or copies) for it with the host's own key: a backup that was damaged
+    before its host signed it (a bad dump, a bad disk), which every check of the stored bytes
+    passes. What is inside is for the restore itself to find."""
+    import hashlib
+
+    bucket = config["bucket"]
+    meta = s3.head_object(Bucket=bucket, Key=key)["Metadata"]
+    digest, size = hashlib.sha256(body).hexdigest(), len(body)
+    s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={**meta, "sha256": digest, "size": str(size)})
+    name, ext = meta["tasky-backup"], key.split("/")[-1].split(".", 1)[1]
+    backup_key = f"backups/{name}.{ext}"
+    if backup_key != key:
+        s3.put_object(Bucket=bucket, Key=backup_key, Body=body, Metadata={**meta, "sha256": digest, "size": str(size)})
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=backup_key + ".json")["Body"].read())
+    raw = json.dumps({**manifest, "sha256": digest, "size": size}, indent=1, sort_keys=True).encode() + b"\n"
+    sign = ["ssh-keygen", "-Y", "sign", "-f", config["signing_key"], "-n", "tasky-backup"]
+    signature = subprocess.run(sign, input=raw, capture_output=True, check=True).stdout
+    s3.put_object(Bucket=bucket, Key=backup_key + ".json", Body=raw)
+    s3.put_object(Bucket=bucket, Key=backup_key + ".json.sig", Body=signature)
+
+
+def age_identity(tmp_path, name="age-identity.txt"):
+    """A fresh age identity in a 0600 file (pyrage); returns (its path, its public recipient)."""
+    from pyrage import x25519
+
+    identity = x25519.Identity.generate()
+    path = tmp_path / name
+    path.write_text(f"# throwaway test identity\n{identity}\n")
+    path.chmod(0o600)
+    return str(path), str(identity.to_public())
 
 
 @pytest.fixture
@@ -309,6 +358,32 @@ def restore_login(tmp_path):
     secret.write_text(f"password: {SETUP_PASSWORD}\n")
     secret.chmod(0o600)
     return SETUP_USER, str(secret)
+
+
+# The drill's own throwaway user of pytest's FerretDB (no roles: FerretDB refuses any; on MongoDB
+# it has the built-in restore role, see the mongodb role).
+DRILL_USER, DRILL_PASSWORD = "backup-drill", "test-drill-password-not-real"
+
+
+@pytest.fixture
+def drill_config(engine_config, app_db, mongo_admin, tmp_path):
+    """The engine config with the drill's login, this test's database only, and a CloudWatch
+    namespace of this test's own; returns (path, config)."""
+    ensure_user(mongo_admin, "admin", DRILL_USER, DRILL_PASSWORD)
+    secret = tmp_path / "mongorestore-drill.yaml"
+    write_mongo_config(secret, DRILL_PASSWORD)
+    path, config = engine_config
+    config = {
+        **config,
+        "drill_user": DRILL_USER,
+        "drill_config": str(secret),
+        "databases": [app_db.name],
+        "cloudwatch_namespace": f"Tasky/Test-{uuid.uuid4().hex[:8]}",
+        "cloudwatch_endpoint_url": CLOUDWATCH_ENDPOINT,
+    }
+    write_config(path, config)
+    yield path, config
+    mongo_admin.drop_database(f"drill_{app_db.name}")  # only if a failing test left it
 
 
 def write_mongo_config(path, password):

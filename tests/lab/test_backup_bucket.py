@@ -159,3 +159,50 @@ def test_encryption_and_ownership_requests_as_aws_gets_them(s3, bucket_name):
     assert ownership["ObjectOwnership"] == "BucketOwnerEnforced"
     block = moto.get_public_access_block(Bucket=bucket_name)["PublicAccessBlockConfiguration"]
     assert block["BlockPublicAcls"] is True and block["IgnorePublicAcls"] is True
+
+
+def test_object_lock_is_turned_on_for_a_new_bucket_and_an_old_one_is_named(s3, bucket_name):
+    """Object Lock can only be turned on when S3 creates the bucket: the role creates it so, and
+    refuses an existing bucket without it, naming the variable, before changing anything."""
+    converge(bucket_name, backup_bucket_object_lock_days=3, backup_bucket_object_lock_mode="COMPLIANCE")
+    assert (
+        s3.get_object_lock_configuration(Bucket=bucket_name)["ObjectLockConfiguration"]["ObjectLockEnabled"]
+        == "Enabled"
+    )
+    assert (
+        "Rule" not in s3.get_object_lock_configuration(Bucket=bucket_name)["ObjectLockConfiguration"]
+    )  # no default lock
+    assert converge(bucket_name, backup_bucket_object_lock_days=3)["changed"] == 0
+
+
+def test_object_lock_on_an_existing_bucket_without_it_is_refused_by_name(s3, bucket_name):
+    converge(bucket_name)
+    rc, out = run_playbook(
+        "--limit", "localhost", extra_vars={"backup_bucket_name": bucket_name, "backup_bucket_object_lock_days": 3}
+    )
+    assert rc != 0
+    failed = " ".join(r["msg"] for _, r in task_results(out) if r.get("failed"))
+    assert "backup_bucket_object_lock_days is 3, but the bucket" in failed and "exists without Object Lock" in failed
+    lock = s3.get_bucket_lifecycle_configuration(Bucket=bucket_name)["Rules"]
+    assert lock  # the bucket is as the first converge left it
+
+
+def test_the_hosts_may_not_write_allowed_signers(s3, public_bucket):
+    """The bucket policy denies the hosts' user any write of allowed_signers (what vouches for
+    their manifests), while it may write backups; the control node's user still may."""
+    import boto3
+    from conftest import ENDPOINT
+
+    host = boto3.client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        aws_access_key_id="TASKYLABHOSTKEY00000",
+        aws_secret_access_key="tasky-lab-host-throwaway-secret-key-00000",  # noqa: S106 - the lab's throwaway keys
+        region_name="us-east-1",
+    )
+    host.put_object(Bucket=public_bucket, Key="backups/mongodb-backup-20261203-020000.tar.gz.age", Body=b"ok")
+    for key in ("backups/allowed_signers",):
+        with pytest.raises(host.exceptions.ClientError, match="AccessDenied"):
+            host.put_object(Bucket=public_bucket, Key=key, Body=b"attacker ssh-ed25519 AAAA\n")
+    s3.put_object(Bucket=public_bucket, Key="backups/allowed_signers", Body=b"lab-db1 ssh-ed25519 AAAA\n")
+    assert anonymous("GET", f"{public_bucket}/backups/allowed_signers").content == b"lab-db1 ssh-ed25519 AAAA\n"

@@ -6,7 +6,6 @@ the engine's own take_backup with MongoDB's real mongodump at chosen times and t
 hook (tests/catalogue_lab.py); the catalogue is then built from the bucket."""
 
 import json
-import socket
 import subprocess
 import uuid
 
@@ -14,7 +13,7 @@ import bson
 import pytest
 from botocore.exceptions import ClientError
 from catalogue_lab import add_todos, add_users, ago, lab_config, read_json, real_backup, tags_of
-from conftest import BIN, CLOUDWATCH_ENDPOINT, ROOT, ansible_json, run_engine, write_config
+from conftest import BIN, CLOUDWATCH_ENDPOINT, ROOT, TEST_HOST_ALIAS, ansible_json, run_engine, write_config
 from tasky_backup.actions import perform
 from tasky_backup.mongo.facts import count_documents, dump_facts
 from tasky_backup.mongo.tools import run_mongodump, tool_version
@@ -25,7 +24,7 @@ from tasky_backup.s3.keys import names_for
 from tasky_backup.s3.objects import EXPIRE_TAG
 from test_engine_metrics import datapoints
 
-HOST = socket.gethostname()  # the host a real run records
+HOST = TEST_HOST_ALIAS  # the public name a real run records (never socket.gethostname())
 
 
 def seed_app(db):
@@ -289,13 +288,14 @@ def test_the_job_hook_never_fails_the_backup_and_counts_catalogue_failures(
     if put_fails:
         assert "AccessDenied" in result["catalogue_error"] and "catalogue" not in result
         assert "the catalogue was not updated (the backup itself is good)" in log
-        assert "backups/index.html" not in keys and result["key"] + ".json" not in keys
+        assert "backups/index.html" not in keys
+        assert result["key"] + ".json" in keys  # the signed manifest is written with the backup, not after it
         assert failures == [1.0]
     else:
         assert "catalogue_error" not in result and result["catalogue"].endswith("backups/index.html")
         assert "backups/index.html" in keys
-        sidecar = read_json(s3, backup_bucket, result["key"] + ".json")
-        assert sidecar["databases"][app_db.name]["todos"]["documents"] == 25
+        manifest = read_json(s3, backup_bucket, result["key"] + ".json")
+        assert manifest["databases"][app_db.name]["todos"]["documents"] == 25
         assert failures == [0.0]
     assert "facts" not in state["last_success"] and "SUMMARY" in log
 

@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 import pytest
 import requests
 from catalogue_lab import HOSTILE, Elements, add_todos, ago, lab_config, real_backup
-from conftest import ENDPOINT, ROOT, run_playbook, task_results
+from conftest import ENDPOINT, ROOT, TEST_HOST_ALIAS, run_playbook, task_results
 
 # A collection of the real backup named to break the page. Without HOSTILE's double quote: the lab's
 # FerretDB fails to create a collection whose name has one (its SQLite back end: "SQL logic error:
@@ -121,10 +121,12 @@ def test_the_team_opens_the_page_and_downloads_the_newest_backup(s3, public_buck
     rendered.feed(dom)
     rows = rendered.tables["backups"]
     assert [row[1]["text"] for row in rows] == [f"{newest['name']}.tar.gz", f"{older['name']}.tar.gz"]
-    date, download, size, sha256, collections, host = rows[0]
+    date, download, size, sha256, trust, collections, host = rows[0]
     assert date["text"] == index["backups"][0]["created"].replace("T", " ").replace("Z", " UTC")
     assert sha256["text"] == index["backups"][0]["sha256"] == newest["sha256"]
-    assert size["text"].endswith(("bytes", "KiB")) and socket.gethostname() in host["text"]
+    assert size["text"].endswith(("bytes", "KiB")) and TEST_HOST_ALIAS in host["text"]
+    assert socket.gethostname() not in host["text"]  # the public page names the host by its alias only
+    assert "signed" in trust["text"] and "plaintext" in trust["text"]  # this test's backups are not encrypted
     assert f"{app_db.name}: 2 collections, 42 documents" in collections["text"]
     assert "todos: 41 documents; indexes: _id_, n_1" in collections["text"]
     # The hostile collection name is text in the browser's DOM, never an element.
@@ -134,7 +136,9 @@ def test_the_team_opens_the_page_and_downloads_the_newest_backup(s3, public_buck
     assert aliases["latest.tar.gz"] == f"{newest['name']}.tar.gz"
     assert "The newest backup is 2 hours 5 minutes old (as of " in " ".join(rendered.text)
     assert f"echo '{newest['sha256']}  {newest['name']}.tar.gz' | sha256sum -c -" in rendered.recipe
-    assert f"curl -fO {ENDPOINT}/{public_bucket}/{newest['key']}" in rendered.recipe
+    url_of_newest = f"{ENDPOINT}/{public_bucket}/{newest['key']}"
+    assert f"curl -f -O {url_of_newest} -O {url_of_newest}.json -O {url_of_newest}.json.sig" in rendered.recipe
+    assert f"ssh-keygen -Y verify -f allowed_signers -I {TEST_HOST_ALIAS} -n tasky-backup" in rendered.recipe
 
     # Follow the newest backup's link as the browser would resolve it, and download anonymously.
     (href,) = download["links"]

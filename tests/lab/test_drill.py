@@ -3,57 +3,29 @@ real mongodump from pytest's FerretDB into the lab's RGW, restored by the real m
 scratch databases drill_<db> of the same server, as a drill user of its own, compared with the
 sidecar recorded at dump time, then dropped. Metrics read back from the lab's CloudWatch (moto)."""
 
-import hashlib
 import io
 import json
 import os
 import socket
 import subprocess
 import tarfile
-import uuid
 
 import bson
 import pytest
 from conftest import (
     BIN,
-    CLOUDWATCH_ENDPOINT,
+    DRILL_PASSWORD,
     FERRETDB_FAKE_OPLOG_MONGODUMP,
     MONGODUMP,
-    ensure_user,
+    resign,
     run_engine,
     seed,
     seed_bulk,
     snapshot,
     write_config,
-    write_mongo_config,
 )
 from test_engine_metrics import datapoints
 from test_module import adhoc
-
-# The drill's own throwaway user of pytest's FerretDB (no roles: FerretDB refuses any; on MongoDB
-# it has the built-in restore role, see the mongodb role).
-DRILL_USER, DRILL_PASSWORD = "backup-drill", "test-drill-password-not-real"
-
-
-@pytest.fixture
-def drill_config(engine_config, app_db, mongo_admin, tmp_path):
-    """The engine config with the drill's login, this test's database only, and a CloudWatch
-    namespace of this test's own; returns (path, config)."""
-    ensure_user(mongo_admin, "admin", DRILL_USER, DRILL_PASSWORD)
-    secret = tmp_path / "mongorestore-drill.yaml"
-    write_mongo_config(secret, DRILL_PASSWORD)
-    path, config = engine_config
-    config = {
-        **config,
-        "drill_user": DRILL_USER,
-        "drill_config": str(secret),
-        "databases": [app_db.name],
-        "cloudwatch_namespace": f"Tasky/Test-{uuid.uuid4().hex[:8]}",
-        "cloudwatch_endpoint_url": CLOUDWATCH_ENDPOINT,
-    }
-    write_config(path, config)
-    yield path, config
-    mongo_admin.drop_database(f"drill_{app_db.name}")  # only if a failing test left it
 
 
 def backup(path):
@@ -136,10 +108,10 @@ def test_a_drill_of_a_good_backup_passes_reports_counts_and_time_and_drops_its_s
     assert duration == pytest.approx(result["recovery_s"])
 
 
-def rewrite_archive(s3, bucket, key, change):
-    """Replaces the archive at key by one whose files went through change(name, data), with its
-    metadata's sha256 and size updated: the download check passes, what is inside is damaged."""
-    obj = s3.get_object(Bucket=bucket, Key=key)
+def rewrite_archive(s3, config, key, change):
+    """Replaces the archive at key by one whose files went through change(name, data), signed
+    again by the host (conftest's resign): the download check passes, what is inside is damaged."""
+    obj = s3.get_object(Bucket=config["bucket"], Key=key)
     members = []
     with tarfile.open(fileobj=io.BytesIO(obj["Body"].read()), mode="r:gz") as tar:
         for member in tar:
@@ -153,9 +125,7 @@ def rewrite_archive(s3, bucket, key, change):
             data = change(member.name, data)
             member.size = len(data)
             tar.addfile(member, io.BytesIO(data))
-    body = out.getvalue()
-    meta = {**obj["Metadata"], "sha256": hashlib.sha256(body).hexdigest(), "size": str(len(body))}
-    s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=meta, ContentType="application/gzip")
+    resign(s3, config, key, out.getvalue())
 
 
 def test_a_drill_of_an_archive_with_a_truncated_bson_fails_and_names_the_collection(
@@ -170,7 +140,7 @@ def test_a_drill_of_an_archive_with_a_truncated_bson_fails_and_names_the_collect
     def truncate_todos(name, data):  # the last document loses its last 7 bytes
         return data[:-7] if name.endswith(f"/{db}/todos.bson") else data
 
-    rewrite_archive(s3, config["bucket"], "backups/latest.tar.gz", truncate_todos)
+    rewrite_archive(s3, config, "backups/latest.tar.gz", truncate_todos)
 
     rc, result = run_drill(path)
 
@@ -231,9 +201,8 @@ def test_a_drill_of_an_archive_format_backup_restores_it_with_mongorestore_archi
 def test_a_drill_of_an_archive_format_backup_missing_a_document_fails_and_names_the_collection(
     s3, drill_config, app_db, mongo_admin
 ):
-    """One document of todos taken out of the archive (its sha256 and size in the metadata made to
-    match, so the download check passes): the drill restores and counts, and says which
-    collection came back short."""
+    """One document of todos taken out of the archive (signed again by the host, so the download
+    check passes): the drill restores and counts, and says which collection came back short."""
     import gzip
 
     from tasky_backup.mongo.archive_stream import MAGIC
@@ -255,9 +224,7 @@ def test_a_drill_of_an_archive_format_backup_missing_a_document_fails_and_names_
             docs, dropped = docs[1:], True
         parts += [bson.encode(head), *docs, end]
     assert dropped
-    body = gzip.compress(b"".join(parts))
-    meta = {**obj["Metadata"], "sha256": hashlib.sha256(body).hexdigest(), "size": str(len(body))}
-    s3.put_object(Bucket=config["bucket"], Key=key, Body=body, Metadata=meta, ContentType="application/gzip")
+    resign(s3, config, key, gzip.compress(b"".join(parts)))
 
     rc, result = run_drill(path)
 
@@ -353,14 +320,21 @@ def test_a_drill_never_replays_an_oplog_into_the_real_databases(drill_config, ap
 
 
 def test_a_drill_without_a_record_of_the_dump_fails_saying_so(s3, drill_config, app_db, mongo_admin):
+    """No manifest: the backup cannot be trusted, and nothing is restored. Accepted as a backup
+    from before manifests (allow_unsigned), it restores, and the drill says it has nothing to
+    compare with."""
     path, config = drill_config
     seed(app_db, todos=5, users=1)
     taken = backup(path)
     s3.delete_object(Bucket=config["bucket"], Key=taken["key"] + ".json")
     rc, result = run_drill(path, "--key", taken["key"])
     assert rc == 1 and result["key"] == taken["key"]
+    assert f"{taken['key']} has no manifest: it cannot be trusted" in result["error"]
+    assert "running " + config["mongorestore_path"] not in open(config["log_file"], encoding="utf-8").read()
+    rc, result = run_drill(path, "--key", taken["key"], "--allow-unsigned")
+    assert rc == 1 and result["key"] == taken["key"]
     assert result["differences"] == [
-        f"no record of what {taken['key']} held at dump time (its sidecar {taken['key']}.json is missing or "
+        f"no record of what {taken['key']} held at dump time (its manifest {taken['key']}.json is missing or "
         "unreadable): nothing to compare the restore with"
     ]
     assert scratch_gone(mongo_admin, app_db.name)

@@ -57,8 +57,9 @@ def test_backup_writes_three_identical_objects_with_the_dumped_documents(s3, eng
     (stamped,) = [k for k in found if TIMESTAMPED.match(k)]
     (daily,) = [k for k in found if DAILY.match(k)]
     assert "backups/latest.tar.gz" in found
-    # Beside them only the backup's sidecar and the catalogue (tests/lab/test_catalogue.py).
-    assert sorted(set(every) - set(found)) == ["backups/index.html", "backups/index.json", f"{stamped}.json"]
+    # Beside them only the backup's signed manifest and the catalogue (tests/lab/test_catalogue.py).
+    expected = ["backups/index.html", "backups/index.json", f"{stamped}.json", f"{stamped}.json.sig"]
+    assert sorted(set(every) - set(found)) == expected
     assert result["catalogue"].endswith(f"/{bucket}/backups/index.html")
     assert result["key"] == stamped and result["status"] == "success"
 

@@ -103,6 +103,7 @@ def test_a_short_s3_outage_mid_upload_is_ridden_out(s3, good_backup, app_db):
     assert proc.returncode == 0, proc.stdout
     log = log_of(config)
     assert "S3 went away during" in log and re.search(r"S3 came back after \d+ s during", log)
+    write_config(path, config)  # S3 itself again, not the proxy
     assert run_engine("verify", "--config", str(path), "--key", summary(proc)["key"]).returncode == 0
 
 

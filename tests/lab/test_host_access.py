@@ -148,12 +148,17 @@ def test_the_hosts_iam_policy_is_written_from_the_same_list(bucket_name, tmp_pat
     assert rc == 0 and not policy_file.exists()  # check mode writes nothing
     converge(bucket_name, backup_bucket_host_policy_file=str(policy_file))
     policy = json.loads(policy_file.read_text())
-    granted = [a for s in policy["Statement"] if s["Sid"].startswith("Hosts") for a in _list(s["Action"])]
+    allowed = [s for s in policy["Statement"] if s["Sid"].startswith("Hosts") and s["Effect"] == "Allow"]
+    granted = [a for s in allowed for a in _list(s["Action"])]
     assert sorted(a for a in granted if a.startswith("s3:")) == sorted(role_defaults()["backup_bucket_host_actions"])
     assert "cloudwatch:PutMetricData" in granted
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
     assert by_sid["HostsBucketLevel"]["Resource"] == f"arn:aws:s3:::{bucket_name}"
     assert by_sid["HostsObjectLevel"]["Resource"] == f"arn:aws:s3:::{bucket_name}/*"
+    # What vouches for the hosts' manifests is not theirs to write.
+    deny = by_sid["HostsNeverWriteTheSigners"]
+    assert deny["Effect"] == "Deny" and deny["Resource"] == f"arn:aws:s3:::{bucket_name}/backups/allowed_signers"
+    assert "s3:PutObject" in deny["Action"] and "s3:DeleteObjectVersion" in deny["Action"]
     remove_bucket(lab_client("s3", ENDPOINT), bucket_name)
 
 

@@ -24,10 +24,10 @@ def restored():
     return copy.deepcopy(RECORD["databases"])
 
 
-def test_no_record_is_one_difference_naming_the_sidecar():
+def test_no_record_is_one_difference_naming_the_manifest():
     for record in (None, {}):
         (difference,) = compare(record, KEY, ["tasky"], restored())
-        assert f"no record of what {KEY} held at dump time (its sidecar {KEY}.json" in difference
+        assert f"no record of what {KEY} held at dump time (its manifest {KEY}.json" in difference
 
 
 def test_what_was_recorded_and_restored_alike_has_no_difference():

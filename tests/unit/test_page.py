@@ -117,12 +117,46 @@ def recipe_of(page):
 def test_the_recipe_of_a_tar_gz_backup():
     name = "mongodb-backup-20261125-020000.tar.gz"
     lines = recipe_of(render_html(catalogue_of(name))).splitlines()
-    assert lines[0] == f"# {name}, taken 2026-11-25 02:00:00 UTC"
+    assert lines[0] == f"# {name}, taken 2026-11-25 02:00:00 UTC by db-1"
     assert lines[1] == f"curl -fO https://b.example/backups/{name}"
     assert lines[2] == f"echo '{'ab' * 32}  {name}' | sha256sum -c -"
     assert lines[3] == f"tar -xzf {name}"
     assert lines[-1].startswith("mongorestore --host 127.0.0.1 --port 27017 -u admin")
     assert lines[-1].endswith(" mongodb-backup-20261125-020000/")
+    # Never admin, config or local; validators bypassed (a --drop into a stricter one loses nothing).
+    assert "--bypassDocumentValidation --nsExclude='admin.*' --nsExclude='config.*' --nsExclude='local.*'" in lines[-1]
+
+
+def test_the_recipe_of_a_signed_encrypted_backup_verifies_then_decrypts_with_stock_tools():
+    name = "mongodb-backup-20261125-020000.tar.gz.age"
+    catalogue = catalogue_of(name)
+    catalogue["backups"][0].update(signature="good", encrypted=True)
+    catalogue["allowed_signers"] = "https://b.example/backups/allowed_signers"
+    lines = recipe_of(render_html(catalogue)).splitlines()
+    url = f"https://b.example/backups/{name}"
+    assert (
+        lines[1]
+        == f"curl -f -O {url} -O {url}.json -O {url}.json.sig -o allowed_signers {catalogue['allowed_signers']}"
+    )
+    assert (
+        lines[3] == f"ssh-keygen -Y verify -f allowed_signers -I db-1 -n tasky-backup -s {name}.json.sig < {name}.json"
+    )
+    assert lines[4] == f"echo '{'ab' * 32}  {name}' | sha256sum -c -"
+    assert lines[5].startswith(f"age -d -i key.txt {name} | tar -xz")
+    assert lines[-1].endswith(" mongodb-backup-20261125-020000/")
+    archive = "mongodb-backup-20261125-020000.archive.gz.age"
+    catalogue = catalogue_of(archive, backup_format="archive")
+    catalogue["backups"][0].update(signature="good", encrypted=True)
+    text = recipe_of(render_html(catalogue))
+    assert f"age -d -i key.txt -o mongodb-backup-20261125-020000.archive.gz {archive}" in text
+    assert text.splitlines()[-1].endswith(" --archive=mongodb-backup-20261125-020000.archive.gz --gzip")
+
+
+def test_a_page_of_plaintext_on_a_public_prefix_says_so():
+    catalogue = catalogue_of("mongodb-backup-20261125-020000.tar.gz")
+    assert 'id="plaintext"' not in render_html(catalogue)
+    catalogue["public_plaintext"] = True
+    assert '<p class="status warn" id="plaintext">These backups are published UNENCRYPTED' in render_html(catalogue)
 
 
 def test_the_recipe_of_an_archive_backup_unpacks_nothing():
@@ -196,3 +230,27 @@ def test_age_in_words(seconds, words):
 )
 def test_age_in_words_edges(seconds, words):
     assert age_in_words(seconds) == words
+
+
+def test_the_chain_of_manifests_names_a_gap_and_the_page_shows_trust():
+    from tasky_backup.ops.catalogue import chain_gaps
+
+    keys = [f"backups/mongodb-backup-2026112{n}-020000.tar.gz.age" for n in (7, 6, 5)]
+    entries = [{"key": key, "manifest_sha256": f"sha-{key[-25:]}"} for key in keys]
+    records = {
+        keys[0]: {"previous": {"key": keys[1], "manifest_sha256": entries[1]["manifest_sha256"]}},
+        keys[1]: {"previous": {"key": "backups/mongodb-backup-20261124-020000.tar.gz.age", "manifest_sha256": "x"}},
+        keys[2]: {"previous": None},
+    }
+    chain_gaps(entries, records)
+    assert "chain_gap" not in entries[0]
+    assert entries[1]["chain_gap"].startswith("chain gap: its manifest follows backups/mongodb-backup-20261124")
+    records[keys[0]]["previous"]["manifest_sha256"] = "another"
+    chain_gaps(entries, records)
+    assert entries[0]["chain_gap"] == f"chain gap: the manifest of {keys[1]} is not the one it follows"
+    catalogue = catalogue_of("mongodb-backup-20261125-020000.tar.gz")
+    catalogue["backups"][0].update(signature="refused: unknown signer", encrypted=False, chain_gap="chain gap: x")
+    cell = render_html(catalogue)
+    assert (
+        "refused: unknown signer" in cell and '<span class="warn">plaintext</span>' in cell and "chain gap: x" in cell
+    )

@@ -24,8 +24,9 @@ def test_defaults_fill_every_option_but_the_bucket():
     assert (settings.prefix, settings.format, settings.oplog) == ("backups/", "tar.gz", False)
     assert (settings.mongodb_port, settings.part_size_mib, settings.retries) == (27017, 8, 5)
     assert settings.databases == () and settings.users_prefix == "" and settings.drill_schedule == ""
+    assert settings.age_recipients == ()
     for name, setting in SETTINGS.items():
-        if name not in ("bucket", "databases"):
+        if name not in ("bucket", "databases", "age_recipients"):  # the two lists are kept as tuples
             assert getattr(settings, name) == setting.default, name
 
 

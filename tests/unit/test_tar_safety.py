@@ -73,7 +73,7 @@ def test_an_unsafe_member_is_refused_by_name_and_nothing_escapes(tmp_path, bad):
     dest = tmp_path / "a" / "dump"
     with pytest.raises(BackupError) as caught:
         unpack(io.BytesIO(tar_gz(*GOOD, bad)), KEY, str(dest))
-    assert str(caught.value) == f"{KEY} holds an unsafe path: {bad[0].name}"
+    assert str(caught.value) == f"{KEY} holds an unsafe member, refused: {bad[0].name}"
     assert not (tmp_path / "a" / "escaped.bson").exists() and not (tmp_path / "escaped.bson").exists()
     names = {path.name for path in dest.rglob("*")}
     assert names <= {TOP, "tasky", "todos.bson", "todos.metadata.json"}  # only what came before it
@@ -81,7 +81,7 @@ def test_an_unsafe_member_is_refused_by_name_and_nothing_escapes(tmp_path, bad):
 
 def test_an_absolute_path_is_refused_by_name(tmp_path):
     target = tmp_path / "escaped.bson"
-    with pytest.raises(BackupError, match=f"^{KEY} holds an unsafe path: {target}$"):
+    with pytest.raises(BackupError, match=f"^{KEY} holds an unsafe member, refused: {target}$"):
         unpack(io.BytesIO(tar_gz(*GOOD, member(str(target), data=b"x"))), KEY, str(tmp_path / "dump"))
     assert not target.exists()
 

@@ -2,9 +2,11 @@
 Settings built from it. Everything is checked before any work; a refusal names the option."""
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
+import socket
 
 from .errors import BackupError
 
@@ -21,6 +23,7 @@ FORMAT_NAMES = ("tar.gz", "archive")
 
 REQUIRED = object()
 FOLDER = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$")
+ALIAS = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 # -- the checks of single values: each returns an error text, or None -------------------------
@@ -77,6 +80,18 @@ def database_names(value):
 
 
 IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+def text_list(value):
+    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) and item.strip() for item in value):
+        return f"must be a list of strings, got {value!r}"
+    return None
+
+
+def alias(value):
+    if not isinstance(value, str) or (value and not ALIAS.match(value)):
+        return f"must be 1 to 64 of A-Z a-z 0-9 . _ - (a public name for the host), got {value!r}"
+    return None
 
 
 def valid_bucket_name(name):
@@ -163,6 +178,29 @@ SETTINGS = {
     # The engine's own Python environment on the host (pymongo, boto3, pinned); the module
     # imports them from there. Empty: the running Python has them.
     "venv": Setting(""),
+    # Trust. What is stored is encrypted to these age public keys (the team's, and the host's
+    # own drill identity); none: plaintext. A public prefix (public) serves it to anyone, so
+    # plaintext there is refused unless public_plaintext says it is on purpose.
+    "age_recipients": Setting([], text_list),
+    "public": Setting(False, boolean),
+    "public_plaintext": Setting(False, boolean),
+    # The host's age identity (root-only), for drills and restores of encrypted backups.
+    "age_identity": Setting("/etc/mongodb-backup/age-identity.txt", text),
+    # Each backup's manifest is signed with this host's SSH key; manifests are checked against
+    # allowed_signers (what the control node publishes), as signed by host_alias.
+    "signing_key": Setting("/etc/mongodb-backup/signing-key", text),
+    "allowed_signers": Setting("/etc/mongodb-backup/allowed_signers", text),
+    "ssh_keygen_path": Setting("ssh-keygen", text),
+    # The host's public name in metadata, manifests and the catalogue (never its internal name);
+    # empty: "host-" and 8 hex digits of the sha256 of its host name.
+    "host_alias": Setting("", alias),
+    # Object Lock: each backup and its daily and latest copies, once verified, are locked for
+    # this many days (0: not locked) in this mode; the bucket must have Object Lock on.
+    "object_lock_days": Setting(0, integer(0, 36500)),
+    "object_lock_mode": Setting("GOVERNANCE", one_of("GOVERNANCE", "COMPLIANCE")),
+    # A backup whose documents or dump bytes drop more than this share against the latest one is
+    # kept but not made latest (the run fails) unless accepted (accept_shrink).
+    "shrink_alarm_percent": Setting(50, integer(1, 100)),
 }
 
 
@@ -173,6 +211,11 @@ def check_together(values):
             "drill_config must be the absolute path of the drill user's mongorestore --config file, "
             f"got {values['drill_config']!r}"
         )
+    if values["public"] and not values["age_recipients"] and not values["public_plaintext"]:
+        return (
+            "age_recipients is empty and the prefix is public: every backup would be readable by anyone; set "
+            "age_recipients (the team's age public keys), or public_plaintext to publish plaintext on purpose"
+        )
     users_prefix, prefix = values["users_prefix"], values["prefix"]
     if users_prefix and (not FOLDER.match(users_prefix) or users_prefix.startswith(prefix)):
         return (
@@ -180,6 +223,19 @@ def check_together(values):
             f"'{prefix}'"
         )
     return None
+
+
+def public_host_name(settings):
+    """The host's name in what the team sees (object metadata, manifests, the catalogue):
+    host_alias, else a stable name that does not reveal the internal one."""
+    if settings.host_alias:
+        return settings.host_alias
+    return "host-" + hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def encrypted(settings):
+    """Whether this host's backups are age-encrypted (to settings.age_recipients)."""
+    return bool(settings.age_recipients)
 
 
 def _replace(self, **changes):
@@ -214,6 +270,7 @@ def check_settings(data, source="config"):
     if problem:
         raise BackupError(f"{source}: {problem}")
     values["databases"] = tuple(values["databases"])
+    values["age_recipients"] = tuple(values["age_recipients"])
     return Settings(**values)
 
 

@@ -1,4 +1,4 @@
-"""The restore drill's verdict: what a backup held at dump time (its record, the sidecar) against
+"""The restore drill's verdict: what a backup held at dump time (its record: the signed manifest) against
 what was restored from it, collection by collection; each difference names its collection.
 Pure: dictionaries in, sentences out."""
 
@@ -13,7 +13,7 @@ def compare(record, backup_key, databases, found):
     """The differences between what the dump held (the record) and what was restored."""
     if not record:
         return [
-            f"no record of what {backup_key} held at dump time (its sidecar {backup_key}.json is missing or "
+            f"no record of what {backup_key} held at dump time (its manifest {backup_key}.json is missing or "
             "unreadable): nothing to compare the restore with"
         ]
     differences = [f"recorded at dump time: {problem}" for problem in record.get("problems") or []]

@@ -1,7 +1,7 @@
 """What a dump holds, read from the dump directory itself right after mongodump (or, in the
 archive format, from the archive as it streams past: archive_facts): the databases,
 per collection the number of documents and the index names, and the tool's version. Recorded with
-each backup (its sidecar, s3/sidecar.py) so the catalogue and a later restore drill can say
+each backup (its signed manifest, s3/manifest.py) so the catalogue and a later restore drill can say
 what the backup held at dump time without unpacking it.
 
 Documents are counted without decoding them: a .bson file is BSON documents back to back, each

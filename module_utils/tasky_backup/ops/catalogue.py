@@ -1,7 +1,8 @@
 """The team's catalogue of backups: backups/index.json and backups/index.html, next to the backups
 and public like them, rebuilt from the bucket's listing after each backup and on demand
-(`backup.sh`'s catalogue action, the module's state=catalogue). Each backup's sidecar
-(s3/sidecar.py) says what its dump held.
+(`backup.sh --catalogue`, the module's state=catalogue). Each backup's signed manifest
+(s3/manifest.py) says what its dump held; the page says whether its signature checks out
+against allowed_signers, whether it is encrypted, and where the manifests' chain has a gap.
 
 Rebuilt from the listing, the catalogue shows what is there: a backup the lifecycle removed drops
 out, an alias whose backup expired says so. Its two objects carry a short Cache-Control and are
@@ -19,7 +20,7 @@ from ..base.results import Result
 from ..s3.client import s3_client
 from ..s3.keys import public_url
 from ..s3.listing import in_parallel, scan
-from ..s3.sidecar import read_sidecar, sidecar_key, write_sidecar
+from ..s3.manifest import manifest_key, read_record, signature_key, trusted_manifest
 from .page import INDEX_JSON, render_html
 
 LOG = logging.getLogger(__name__)
@@ -39,14 +40,42 @@ class CatalogueResult(Result):
     generated_at: str
 
 
+def signature_of(settings, client, key, keys):
+    """ "good" when the backup's manifest is signed by the host it names (allowed_signers),
+    "none" without a signed manifest, else why it is refused."""
+    if manifest_key(key) not in keys or signature_key(key) not in keys:
+        return "none"
+    try:
+        trusted_manifest(settings, client, key)
+        return "good"
+    except Exception as exc:  # noqa: BLE001 - shown on the page, never raised
+        return f"refused: {exc}"
+
+
+def chain_gaps(entries, records):
+    """Each backup whose manifest chains to another backup than the one listed before it (newest
+    first), or to a manifest that is not the one there now: a backup removed or planted between."""
+    for entry, older in zip(entries, entries[1:]):
+        previous = (records.get(entry["key"]) or {}).get("previous")
+        if not previous:
+            continue
+        if previous.get("key") != older["key"]:
+            entry["chain_gap"] = (
+                f"chain gap: its manifest follows {previous.get('key')}, listed before it is {older['key']}"
+            )
+        elif previous.get("manifest_sha256") != older.get("manifest_sha256"):
+            entry["chain_gap"] = f"chain gap: the manifest of {older['key']} is not the one it follows"
+
+
 def build_catalogue(settings, client, now):
     """The catalogue as a dict (what index.json holds), from one listing of the bucket."""
     backups, aliases, keys = scan(settings, client)
-    with_sidecar = [b for b in backups if sidecar_key(b["key"]) in keys]
-    read = in_parallel(lambda b: read_sidecar(settings, client, b["key"]), with_sidecar)
-    records = {b["key"]: record for b, record in zip(with_sidecar, read)}
+    with_record = [b for b in backups if manifest_key(b["key"]) in keys]
+    read = in_parallel(lambda b: read_record(settings, client, b["key"]), with_record)
+    records = {b["key"]: record for b, record in zip(with_record, read)}
+    signatures = in_parallel(lambda b: signature_of(settings, client, b["key"], keys), backups)
     entries = []
-    for backup in backups:
+    for backup, signature in zip(backups, signatures):
         record = records.get(backup["key"]) or {}
         entry = {k: backup[k] for k in ("key", "name", "format", "url", "size", "sha256", "created", "last_modified")}
         entry.update(
@@ -57,8 +86,15 @@ def build_catalogue(settings, client, now):
             databases=record.get("databases") if record else None,
             tools=record.get("tools") if record else None,
             problems=record.get("problems", []),
+            encrypted=backup["encrypted"],
+            encrypted_to=record.get("encrypted_to") or [],
+            signature=signature,
+            manifest_sha256=record.get("manifest_sha256"),
         )
+        if signature == "good":  # what the manifest proves, over the object's own metadata
+            entry.update(sha256=record["sha256"], size=record["size"])
         entries.append(entry)
+    chain_gaps(entries, records)
     listed = {b["key"] for b in backups}
     alias_entries = [
         {
@@ -76,6 +112,8 @@ def build_catalogue(settings, client, now):
         "index_html": public_url(settings, prefix + INDEX_HTML),
         "index_json": public_url(settings, prefix + INDEX_JSON),
         "max_age_hours": settings.max_age_hours,
+        "allowed_signers": public_url(settings, prefix + "allowed_signers"),
+        "public_plaintext": settings.public_plaintext and not settings.age_recipients,
         "newest": entries[0]["key"] if entries else None,
         "backups": entries,
         "aliases": alias_entries,
@@ -114,19 +152,13 @@ def write_catalogue(settings, _request=None, client=None, now=None):
 
 
 def catalogue_after_backup(settings, result, client=None):
-    """After a successful backup (a BackupResult): its sidecar (what the dump held), then the
+    """After a successful backup (a BackupResult; its manifest is written with it): the
     catalogue. Never raises: the backup is done and good whatever happens here. Sets
     result.catalogue (the page's URL), or result.catalogue_error, which the metrics count as
     CatalogueFailures."""
     errors = []
     try:
-        client = client or s3_client(settings)
-        if result.facts is not None:
-            write_sidecar(settings, client, result, result.facts)
-    except Exception as exc:  # noqa: BLE001 - best-effort by design
-        errors.append(f"the sidecar of {result.key}: {type(exc).__name__}: {exc}")
-    try:
-        result.catalogue = write_catalogue(settings, client=client).url
+        result.catalogue = write_catalogue(settings, client=client or s3_client(settings)).url
     except Exception as exc:  # noqa: BLE001 - best-effort by design
         errors.append(str(exc))  # a BackupError: "catalogue failed: <what S3 said>"
     if errors:

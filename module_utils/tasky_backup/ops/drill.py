@@ -3,9 +3,11 @@
 One drill (`backup.sh --drill`, the module's state=drill, and an optional weekly cron entry),
 under the engine's lock so it never overlaps a backup:
 
-1. downloads the backup (default latest) into a root-only scratch directory and checks its
-   sha256 and size against the object's metadata, reads the record of what its dump held at dump
-   time (its sidecar) and readies it (a tar.gz unpacked, a mongodump archive read through);
+1. checks the backup's (default latest) signed manifest against allowed_signers, downloads it
+   into a root-only scratch directory (decrypted with the host's age identity when encrypted)
+   with its sha256 and size checked against the manifest, whose record of what the dump held
+   at dump time is what the restore is compared with, and readies it (a tar.gz unpacked, a
+   mongodump archive read through);
 2. restores every database of the archive into a scratch database on the same server,
    `<db>` -> `drill_<db>`, with the real mongorestore (--nsInclude/--nsFrom/--nsTo, so nothing
    lands in a real namespace; an oplog is never replayed), as the drill user;
@@ -35,8 +37,8 @@ from ..mongo.scratch import check_names, claim, drop_scratch, ns_args, read_rest
 from ..mongo.server import connect, credentials_password, writable_here
 from ..mongo.tools import ToolFailed
 from ..s3.client import s3_client
-from ..s3.keys import backup_key_of, resolve_key
-from ..s3.sidecar import read_sidecar
+from ..s3.keys import resolve_key
+from ..s3.manifest import read_record
 
 LOG = logging.getLogger(__name__)
 
@@ -123,24 +125,26 @@ def drill(settings, request, client=None):
             what = "the restore drill ({}, and the scratch databases)"
             check_room(settings, client, key, fmt, what, scratch_databases=True)
             with scratch_dir(settings.work_dir, "restore-drill-") as scratch:
-                result = _drill(settings, client, key, fmt, scratch, reader, writer, login)
+                result = _drill(settings, client, key, fmt, scratch, (reader, writer), login, request.allow_unsigned)
     result.duration_s = round(time.monotonic() - started, 3)
     return result
 
 
-def _drill(settings, client, key, fmt, scratch, reader, writer, login):
+def _drill(settings, client, key, fmt, scratch, clients, login, allow_unsigned):
     host = socket.gethostname()
     LOG.info("restore drill of %s started on %s", key, host)
-    meta, restorable, download_s = fetch(settings, client, key, fmt, scratch)
-    backup_key = backup_key_of(settings, key, meta)
-    record = read_sidecar(settings, client, backup_key)
-    databases = sorted(set(restorable.databases) - set(PRIVATE_DATABASES))
+    fetched = fetch(settings, client, key, fmt, scratch, allow_unsigned)
+    backup_key, download_s = fetched.backup_key, fetched.seconds
+    # What the dump held: the signed manifest's record (an earlier release's sidecar only with
+    # allow_unsigned).
+    record = dataclasses.asdict(fetched.manifest) if fetched.manifest else read_record(settings, client, backup_key)
+    databases = sorted(set(fetched.restorable.databases) - set(PRIVATE_DATABASES))
     if not databases:
         raise BackupError(f"{key} holds no database to restore")
     targets = {db: scratch_name(db) for db in databases}
     check_names(targets)
     run = {"drill": uuid.uuid4().hex, "key": key, "host": host, "started_at": utc_now_text()}
-    found, failures, gone, restore_s = restore_and_read(settings, restorable, login, reader, writer, targets, run)
+    found, failures, gone, restore_s = restore_and_read(settings, fetched, login, clients, targets, run)
     differences = [*failures, *compare(record, backup_key, databases, found), *gone]
     collections = {
         f"{db}.{name}": {**facts, "expected": expected_of(record, db, name)}
@@ -152,8 +156,8 @@ def _drill(settings, client, key, fmt, scratch, reader, writer, login):
     result = DrillResult(
         key=key,
         backup_key=backup_key,
-        sha256=meta.sha256,
-        size=meta.size or 0,
+        sha256=fetched.sha256,
+        size=(fetched.manifest.size if fetched.manifest else fetched.meta.size) or 0,
         databases=targets,
         compared=collections,
         documents=sum(facts.get("documents") or 0 for facts in collections.values()),
@@ -180,18 +184,18 @@ def _drill(settings, client, key, fmt, scratch, reader, writer, login):
     return result
 
 
-def restore_and_read(settings, restorable, login, reader, writer, targets, run):
+def restore_and_read(settings, fetched, login, clients, targets, run):
     """Claims the scratch databases, restores into them and reads them back, then drops them
     whatever happened: (what was restored, the restore's own failures, what the drop left,
     seconds mongorestore took)."""
-    claimed, failures, found, restore_s = [], [], {}, 0.0
+    (reader, writer), claimed, failures, found, restore_s = clients, [], [], {}, 0.0
     try:
         claim(reader, writer, targets, run, claimed)
-        restorable.leave_out_oplog()
+        fetched.restorable.leave_out_oplog()
         LOG.info("restoring %s into %s", ", ".join(targets), ", ".join(targets.values()))
         began = time.monotonic()
         try:
-            restore_into(settings, restorable, login, extra=ns_args(targets))
+            restore_into(settings, fetched, login, extra=ns_args(targets), oplog_replay=False)
         except ToolFailed as exc:  # mongorestore's own words say why
             said = [line.split("\t")[-1] for line in exc.lines if "Failed:" in line]
             failures.append(f"{exc}" + (f": {'; '.join(said)}" if said else " (see the log)"))

@@ -1,6 +1,6 @@
 """The backups in the bucket, newest first, then their aliases (latest, daily-*), each with its
 sha256; an alias says which backup it copies. Nothing else under the prefix (the catalogue,
-sidecars)."""
+manifests)."""
 
 import dataclasses
 

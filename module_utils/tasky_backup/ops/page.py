@@ -8,6 +8,7 @@ from urllib.parse import quote
 from ..base.clock import parse_utc
 
 INDEX_JSON = "index.json"  # the same catalogue for scripts, linked from the page
+SIGNERS = "allowed_signers"  # the hosts' public keys, published by the control node
 
 
 def e(value):
@@ -70,22 +71,61 @@ def collections_cell(entry):
     return "".join(parts) or '<span class="muted">no database</span>'
 
 
+# Every printed restore: never the private databases, validators bypassed (a --drop restore
+# into a stricter validator must not lose documents).
+RESTORE = (
+    "mongorestore --host 127.0.0.1 --port 27017 -u admin --authenticationDatabase admin "
+    "--bypassDocumentValidation --nsExclude='admin.*' --nsExclude='config.*' --nsExclude='local.*'"
+)
+
+
 def recipe(catalogue, newest):
-    name = newest["name"]
-    head = [
-        f"# {name}, taken {utc_text(newest['created'])}",
-        f"curl -fO {newest['url']}",
-        f"echo '{newest['sha256']}  {name}' | sha256sum -c -",
-    ]
-    login = "mongorestore --host 127.0.0.1 --port 27017 -u admin --authenticationDatabase admin"
+    """How to fetch, check, decrypt and restore the newest backup with stock tools only."""
+    name, url = newest["name"], newest["url"]
+    lines = [f"# {name}, taken {utc_text(newest['created'])} by {newest.get('host') or '?'}"]
+    if newest.get("signature") == "good":
+        signers = catalogue.get("allowed_signers") or "allowed_signers"
+        lines += [
+            f"curl -f -O {url} -O {url}.json -O {url}.json.sig -o allowed_signers {signers}",
+            "# the manifest is signed by the host (OpenSSH); it names the backup's sha256",
+            f"ssh-keygen -Y verify -f allowed_signers -I {newest['host']} -n tasky-backup "
+            f"-s {name}.json.sig < {name}.json",
+        ]
+    else:
+        lines.append(f"curl -fO {url}")
+    lines.append(f"echo '{newest['sha256']}  {name}' | sha256sum -c -")
     note = [
         "# into the MongoDB server on this machine (change --host); asks for the password;",
         "# add --drop to replace collections that exist",
     ]
+    encrypted = newest.get("encrypted")
+    plain = name[: -len(".age")] if encrypted else name
     if newest.get("format") == "archive":  # mongodump --archive, gzipped: no unpacking
-        return "\n".join([*head, *note, f"{login} --archive={name} --gzip"])
-    folder = name[: -len(".tar.gz")]
-    return "\n".join([*head, f"tar -xzf {name}", *note, f"{login} {folder}/"])
+        if encrypted:
+            lines.append(f"age -d -i key.txt -o {plain} {name}   # your age identity (the team's key)")
+        return "\n".join([*lines, *note, f"{RESTORE} --archive={plain} --gzip"])
+    folder = plain[: -len(".tar.gz")]
+    unpack = (
+        f"age -d -i key.txt {name} | tar -xz   # your age identity (the team's key)"
+        if encrypted
+        else f"tar -xzf {name}"
+    )
+    return "\n".join([*lines, unpack, *note, f"{RESTORE} {folder}/"])
+
+
+def trust_cell(entry):
+    """Whether the backup's manifest is signed by an allowed host, whether it is encrypted, and
+    whether it chains to the backup listed before it."""
+    signature = entry.get("signature") or "none"
+    parts = [
+        '<span class="ok">signed</span>'
+        if signature == "good"
+        else f'<span class="warn">{e("unsigned" if signature == "none" else signature)}</span>'
+    ]
+    parts.append("age-encrypted" if entry.get("encrypted") else '<span class="warn">plaintext</span>')
+    if entry.get("chain_gap"):
+        parts.append(f'<span class="warn">{e(entry["chain_gap"])}</span>')
+    return "<br>".join(parts)
 
 
 STYLE = """
@@ -127,7 +167,16 @@ def head(catalogue):
         "<h1>MongoDB backups</h1>",
         f'<p class="muted">s3://{e(catalogue["bucket"])}/{e(catalogue["prefix"])} &middot; '
         f"page written {as_of} &middot; the same as JSON: "
-        f'<a href="{link(INDEX_JSON)}">{e(INDEX_JSON)}</a></p>',
+        f'<a href="{link(INDEX_JSON)}">{e(INDEX_JSON)}</a> &middot; the hosts\' signing keys: '
+        f'<a href="{link(SIGNERS)}">{e(SIGNERS)}</a></p>',
+        *(
+            [
+                '<p class="status warn" id="plaintext">These backups are published UNENCRYPTED (public_plaintext): '
+                "anyone who knows this bucket can read the database.</p>"
+            ]
+            if catalogue.get("public_plaintext")
+            else []
+        ),
     ]
 
 
@@ -155,7 +204,7 @@ def backups_table(catalogue):
     out = [
         f"<h2>Backups ({len(backups)})</h2>",
         '<table id="backups"><thead><tr><th>Date (UTC)</th><th>Download</th><th>Size</th>'
-        "<th>sha256</th><th>Collections</th><th>Host</th></tr></thead><tbody>",
+        "<th>sha256</th><th>Trust</th><th>Collections</th><th>Host</th></tr></thead><tbody>",
     ]
     for entry in backups:
         tools = ", ".join(f"{v}" for v in (entry.get("tools") or {}).values())
@@ -165,6 +214,7 @@ def backups_table(catalogue):
             f'<td class="nowrap"><a href="{link(entry["name"])}">{e(entry["name"])}</a></td>'
             f'<td title="{e(entry["size"])} bytes">{e(human_size(entry["size"]))}</td>'
             f'<td class="sha"><code>{e(entry["sha256"])}</code></td>'
+            f"<td>{trust_cell(entry)}</td>"
             f"<td>{collections_cell(entry)}</td>"
             f'<td>{e(entry["host"])}<br><span class="muted">{e(tools)}</span></td>'
             "</tr>"
@@ -203,7 +253,10 @@ FOOT = (
     '<p class="muted">A .tar.gz backup is a tar.gz of mongodump\'s folders, one per database '
     "(<code>tar -xzf</code>, then <code>mongorestore</code> on the folder); an .archive.gz backup "
     "is <code>mongodump --archive</code>, gzipped (<code>mongorestore --archive=FILE --gzip</code>). "
-    "Each one's sha256 is also in the object's metadata. Backups and daily copies expire with the "
-    "bucket's lifecycle; latest.tar.gz (or latest.archive.gz) is the newest one.</p>\n"
+    "A name ending in .age is age-encrypted to the team's keys (<code>age -d -i key.txt</code>). Each "
+    "backup's manifest (<code>NAME.json</code>) names its sha256 and what it holds, and is signed by the "
+    "host that took it (<code>NAME.json.sig</code>, checked with <code>ssh-keygen -Y verify</code> against "
+    "<code>allowed_signers</code>). Backups and daily copies expire with the bucket's lifecycle; latest is "
+    "the newest one.</p>\n"
     "</body></html>"
 )

@@ -1,18 +1,18 @@
-"""Restore a backup from S3. It checks before it writes: the backup is downloaded into a
-root-only scratch directory and its sha256 compared with the one recorded at backup time (a
-mongodump archive is also read through to its end), and a backup of another deployment is
-refused unless asked for; only then does mongorestore run."""
+"""Restore a backup from S3. It checks before it writes: the backup's signed manifest is
+checked against allowed_signers, the backup is downloaded into a root-only scratch directory
+(decrypted on the way when encrypted) and its sha256 compared with the manifest's (a mongodump
+archive is also read through to its end), and a backup of another deployment is refused unless
+asked for; only then does mongorestore run, never on admin, config or local."""
 
 import dataclasses
 import logging
-import socket
 
-from ..base.errors import BackupError, reported_as
+from ..base.errors import reported_as
 from ..base.files import private_dir, scratch_dir
 from ..base.lock import Lock
 from ..base.results import Result
 from ..formats.registry import for_key
-from ..formats.restore_into import check_room, fetch, restore_into
+from ..formats.restore_into import check_deployment, check_room, fetch, restore_into
 from ..s3.client import s3_client
 from ..s3.keys import resolve_key
 
@@ -22,9 +22,12 @@ LOG = logging.getLogger(__name__)
 @dataclasses.dataclass
 class RestoreResult(Result):
     key: str
+    backup_key: str
     drop: bool
     documents: int
     sha256: str
+    signed: bool  # trusted through a signed manifest (False: allow_unsigned, metadata only)
+    oplog_replayed: bool
     restored: bool = True
 
 
@@ -44,21 +47,26 @@ def restore_backup(settings, request, client=None):
         # database's own volume: refuse rather than fill it.
         check_room(settings, client, key, fmt, "the restore ({})")
         with scratch_dir(settings.work_dir, "restore-") as scratch:
-            accept = lambda meta: check_deployment(settings, key, meta, request.allow_other_deployment)  # noqa: E731
-            meta, restorable, _seconds = fetch(settings, client, key, fmt, scratch, accept)
+            fetched = fetch(
+                settings,
+                client,
+                key,
+                fmt,
+                scratch,
+                request.allow_unsigned,
+                lambda found: check_deployment(settings, found, request.allow_other_deployment),
+            )
             how = "mongorestore --archive --gzip" if fmt.name == "archive" else "mongorestore"
-            LOG.info("restoring %s with %s%s", key, how, " --drop" if request.drop else "")
+            LOG.info("restoring %s (%s) with %s%s", key, fetched.backup_key, how, " --drop" if request.drop else "")
             login = (request.restore_user, request.restore_config)
-            documents = restore_into(settings, restorable, login, request.drop, oplog_replay=restorable.has_oplog)
+            documents = restore_into(settings, fetched, login, request.drop)
     LOG.info("restored %s: %d documents", key, documents)
-    return RestoreResult(key=key, drop=request.drop, documents=documents, sha256=meta.sha256)
-
-
-def check_deployment(settings, key, meta, allowed):
-    here = settings.deployment or socket.gethostname()
-    there = meta.deployment
-    if there and there != here and not allowed:
-        raise BackupError(
-            f"{key} is a backup of deployment '{there}' (host {meta.host or '?'}), not of '{here}'; "
-            "nothing was restored (allow_other_deployment restores it anyway)"
-        )
+    return RestoreResult(
+        key=key,
+        backup_key=fetched.backup_key,
+        drop=request.drop,
+        documents=documents,
+        sha256=fetched.sha256,
+        signed=fetched.manifest is not None,
+        oplog_replayed=fetched.oplog,
+    )

@@ -1,15 +1,20 @@
-"""Verify a backup in S3: download it as a stream, check sha256 and size against what was
-recorded, and read it through in its format (the tar listing of a tar.gz, every namespace and
-document of a mongodump archive)."""
+"""Verify a backup in S3: its signed manifest checked against allowed_signers, the backup
+downloaded as a stream with the sha256 and size of its stored bytes checked against the
+manifest, and read through in its format (the tar listing of a tar.gz, every namespace and
+document of a mongodump archive), decrypted on the way when this host holds an age identity it
+is encrypted to."""
 
 import dataclasses
+import os
 
-from ..base.errors import reported_as
+from ..base.errors import BackupError, reported_as
 from ..base.results import Result
+from ..formats.age import AgeReader, read_identities
 from ..formats.gzip import HashingReader
 from ..formats.registry import for_key
 from ..s3.client import s3_client
-from ..s3.keys import resolve_key
+from ..s3.keys import backup_key_of, is_encrypted, resolve_key
+from ..s3.manifest import trusted_manifest
 from ..s3.meta import ObjectMeta
 
 
@@ -24,6 +29,9 @@ class VerifyResult(Result):
     recorded_sha256: str
     members: int
     collections: list
+    signed: bool = False  # its manifest's signature checked out
+    encrypted: bool = False
+    read_through: bool = True  # False: encrypted to no identity this host holds (bytes checked only)
 
 
 @reported_as("verify")
@@ -33,25 +41,51 @@ def verify_backup(settings, request, client=None):
     fmt = for_key(key)
     obj = client.get_object(Bucket=settings.bucket, Key=key)
     meta = ObjectMeta.from_s3(obj.get("Metadata"))
-    reader = HashingReader(obj["Body"])
-    reading = fmt.read_through(key, reader, public=key.startswith(settings.prefix))
-    reader.drain()
-    sha256 = reader.sha256.hexdigest()
-    problems = list(reading.problems)
-    if meta.sha256 and meta.sha256 != sha256:
-        problems.append(f"sha256 {sha256} differs from the recorded {meta.sha256}")
-    if meta.size is not None and meta.size != reader.size:
-        problems.append(f"size {reader.size} differs from the recorded {meta.size}")
-    if not meta.sha256:
+    problems, manifest = [], None
+    try:
+        manifest = trusted_manifest(settings, client, backup_key_of(settings, key, meta), request.allow_unsigned)
+    except BackupError as exc:
+        problems.append(str(exc))
+    recorded_sha256, recorded_size = (manifest.sha256, manifest.size) if manifest else (meta.sha256, meta.size)
+    stored = HashingReader(obj["Body"])
+    reading, identities = None, identities_for(settings, key)
+    if not is_encrypted(key) or identities:
+        plain = AgeReader(stored, identities) if identities else stored
+        try:
+            reading = fmt.read_through(key, plain, public=key.startswith(settings.prefix))
+        except BackupError as exc:
+            problems.append(str(exc))
+        finally:
+            if identities:
+                plain.close()
+    stored.drain()
+    sha256 = stored.sha256.hexdigest()
+    if recorded_sha256 and recorded_sha256 != sha256:
+        problems.append(f"sha256 {sha256} differs from the recorded {recorded_sha256}")
+    if recorded_size is not None and recorded_size != stored.size:
+        problems.append(f"size {stored.size} differs from the recorded {recorded_size}")
+    if not recorded_sha256:
         problems.append("no sha256 recorded in the object metadata")
+    problems += reading.problems if reading else []
     return VerifyResult(
         key=key,
         format=fmt.name,
         valid=not problems,
         problems=problems,
-        size=reader.size,
+        size=stored.size,
         sha256=sha256,
-        recorded_sha256=meta.sha256,
-        members=reading.members,
-        collections=reading.collections,
+        recorded_sha256=recorded_sha256,
+        members=reading.members if reading else 0,
+        collections=reading.collections if reading else [],
+        signed=manifest is not None,
+        encrypted=is_encrypted(key),
+        read_through=reading is not None,
     )
+
+
+def identities_for(settings, key):
+    """This host's age identities for an encrypted backup, or None (not encrypted, or no identity
+    here: the bytes and the signature are still checked)."""
+    if not is_encrypted(key) or not os.path.exists(settings.age_identity):
+        return None
+    return read_identities(settings.age_identity)

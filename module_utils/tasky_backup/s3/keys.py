@@ -7,12 +7,15 @@ import re
 
 from ..base.clock import TIME_FORMAT
 
-# Each format's file extension (formats/ has the rest of each format).
+# Each format's file extension (formats/ has the rest of each format); an age-encrypted backup
+# adds AGE to it.
 EXTENSIONS = {"tar.gz": "tar.gz", "archive": "archive.gz"}
+AGE = ".age"
 
-# Both formats: .tar.gz (mongodump's folders) and .archive.gz (mongodump --archive, gzipped).
-BACKUP_NAME = re.compile(r"^mongodb-backup-(\d{8}-\d{6})\.(tar|archive)\.gz$")
-ALIAS_NAME = re.compile(r"^(?:latest|daily-\d{4}-\d{2}-\d{2})\.(tar|archive)\.gz$")
+# Both formats: .tar.gz (mongodump's folders) and .archive.gz (mongodump --archive, gzipped),
+# each plain or age-encrypted (.age).
+BACKUP_NAME = re.compile(r"^mongodb-backup-(\d{8}-\d{6})\.(tar|archive)\.gz(\.age)?$")
+ALIAS_NAME = re.compile(r"^(?:latest|daily-\d{4}-\d{2}-\d{2})\.(tar|archive)\.gz(\.age)?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,15 +44,27 @@ class BackupNames:
         return f"{users_prefix}{self.name}-users.{self.extension}"
 
 
-def names_for(prefix, now, backup_format):
-    return BackupNames(
-        prefix, f"mongodb-backup-{now.strftime('%Y%m%d-%H%M%S')}", EXTENSIONS[backup_format], now.strftime("%Y-%m-%d")
-    )
+def extension_for(backup_format, encrypted=False):
+    return EXTENSIONS[backup_format] + (AGE if encrypted else "")
+
+
+def names_for(prefix, now, backup_format, encrypted=False):
+    stamp, day = now.strftime("%Y%m%d-%H%M%S"), now.strftime("%Y-%m-%d")
+    return BackupNames(prefix, f"mongodb-backup-{stamp}", extension_for(backup_format, encrypted), day)
 
 
 def format_of(key):
-    """'archive' for a .archive.gz key, else 'tar.gz' (the seed's format)."""
-    return "archive" if key.endswith(".archive.gz") else "tar.gz"
+    """'archive' for a .archive.gz(.age) key, else 'tar.gz' (the seed's format)."""
+    return "archive" if key.removesuffix(AGE).endswith(".archive.gz") else "tar.gz"
+
+
+def is_encrypted(key):
+    return key.endswith(AGE)
+
+
+def latest_keys(settings):
+    """Every latest a bucket may hold under the prefix: each format, plain and encrypted."""
+    return [f"{settings.prefix}latest.{extension_for(f, e)}" for f in EXTENSIONS for e in (False, True)]
 
 
 def kind_of(prefix, key):
@@ -80,8 +95,8 @@ def public_url(settings, key):
 
 
 def latest_key(settings):
-    """latest.tar.gz, or latest.archive.gz in the archive format."""
-    return f"{settings.prefix}latest.{EXTENSIONS[settings.format]}"
+    """latest.tar.gz, or latest.archive.gz in the archive format; .age added when encrypted."""
+    return f"{settings.prefix}latest.{extension_for(settings.format, bool(settings.age_recipients))}"
 
 
 def resolve_key(settings, key):
@@ -98,6 +113,6 @@ def resolve_key(settings, key):
 def backup_key_of(settings, key, meta):
     """The timestamped backup an alias (latest, daily-*) copies, from its metadata (ObjectMeta);
     a backup's own key otherwise. Its sidecar holds the record of what it held."""
-    if not meta.name:
+    if not meta.name or kind_of(settings.prefix, key) != "alias":
         return key
-    return f"{settings.prefix}{meta.name}.{EXTENSIONS[format_of(key)]}"
+    return f"{settings.prefix}{meta.name}.{extension_for(format_of(key), is_encrypted(key))}"

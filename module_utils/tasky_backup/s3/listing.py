@@ -4,7 +4,7 @@ its metadata (a HEAD each, a few at a time)."""
 import concurrent.futures
 
 from ..base.clock import TIME_FORMAT
-from .keys import EXTENSIONS, created_of, format_of, kind_of, public_url
+from .keys import backup_key_of, created_of, format_of, is_encrypted, kind_of, public_url
 from .meta import ObjectMeta
 from .retry import is_missing
 
@@ -37,6 +37,7 @@ def describe(settings, client, key, item):
         "name": key[len(settings.prefix) :],
         "kind": kind,
         "format": format_of(key),
+        "encrypted": is_encrypted(key),
         "size": item["Size"],
         "sha256": meta.sha256,
         "last_modified": item["LastModified"].strftime(TIME_FORMAT),
@@ -48,7 +49,7 @@ def describe(settings, client, key, item):
         entry["created"] = created_of(entry["name"])
         entry["dump_bytes"] = meta.dump_bytes
     else:  # an alias is a copy of a backup of its own format
-        entry["copies"] = f"{settings.prefix}{meta.name}.{EXTENSIONS[format_of(key)]}" if meta.name else None
+        entry["copies"] = backup_key_of(settings, key, meta) if meta.name else None
     return entry
 
 

@@ -1,7 +1,7 @@
 """The metadata each backup object carries (x-amz-meta-*): one class writes and reads it.
 
 S3 metadata is a flat map of short strings, at most 2 KB in all; what a dump held in detail is
-in the backup's sidecar (s3/sidecar.py)."""
+in the backup's signed manifest (s3/manifest.py)."""
 
 import dataclasses
 

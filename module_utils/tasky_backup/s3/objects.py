@@ -119,3 +119,36 @@ def download_checked(client, bucket, key, path):
         )
     LOG.info("downloaded %s: %d bytes, sha256 matches the one recorded at backup time", key, size)
     return meta
+
+
+def lock_versions(client, bucket, versions, mode, days, patience_s):
+    """Object Lock retention on each (key, version) written and verified: nobody can delete or
+    overwrite those versions for `days` (GOVERNANCE: but who may bypass it; COMPLIANCE: nobody)."""
+    import datetime
+
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+    for key, version in versions:
+        patiently(
+            f"the lock of {key}",
+            lambda k=key, v=version: client.put_object_retention(
+                Bucket=bucket, Key=k, VersionId=v, Retention={"Mode": mode, "RetainUntilDate": until}
+            ),
+            patience_s,
+        )
+    LOG.info("locked %d version(s) until %s (%s)", len(versions), until.strftime("%Y-%m-%d"), mode)
+
+
+def retire(client, bucket, key, patience_s):
+    """Tags the current version of key (an earlier format's latest) to expire with the lifecycle;
+    False when there is none."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if is_missing(exc):
+            return False
+        raise
+    version = head.get("VersionId")
+    set_retention(client, bucket, key, version if version and version != "null" else None, True, patience_s)
+    return True

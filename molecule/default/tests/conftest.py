@@ -20,6 +20,9 @@ BUCKET = "tasky-lab-backups"
 # The lab's throwaway S3 keys (lab/common.sh); moto takes any.
 LAB_ACCESS_KEY = os.environ.get("LAB_ACCESS_KEY", "TASKYLABACCESSKEY000")
 LAB_SECRET_KEY = os.environ.get("LAB_SECRET_KEY", "tasky-lab-throwaway-secret-key-0000000000")
+# The lab hosts' own S3 user (lab/common.sh): what the bucket policy grants the hosts, no more.
+LAB_HOST_ACCESS_KEY = os.environ.get("LAB_HOST_ACCESS_KEY", "TASKYLABHOSTKEY00000")
+LAB_HOST_SECRET_KEY = os.environ.get("LAB_HOST_SECRET_KEY", "tasky-lab-host-throwaway-secret-key-00000")
 # The host's database (FerretDB, LAB ONLY) on the shared host network, and the lab inventory's
 # throwaway users (inventory/local/group_vars/all.yml).
 MONGODB_PORT = int(os.environ.get("LAB_MONGODB_PORT", "27117"))

@@ -1,14 +1,27 @@
 """The backup system on the converged host: files, cron, logrotate, a real run of the real
 mongodump against the host's FerretDB, a restore of what it uploaded, the module."""
 
+import io
 import json
 import os
 import subprocess
+import tarfile
 
+import boto3
+import pytest
 import requests
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
-from conftest import ADMIN, BUCKET, MONGODB_PORT, S3_ENDPOINT, TOOLS_BIN, module_on_host
+from conftest import (
+    ADMIN,
+    BUCKET,
+    LAB_HOST_ACCESS_KEY,
+    LAB_HOST_SECRET_KEY,
+    MONGODB_PORT,
+    S3_ENDPOINT,
+    TOOLS_BIN,
+    module_on_host,
+)
 
 ENGINE_CONFIG = "/etc/mongodb-backup/backup.json"
 
@@ -79,35 +92,51 @@ def raw_documents(client, database, collection):
     return [doc.raw for doc in db[collection].find().sort("_id", 1)]
 
 
-def test_backup_sh_by_hand_uploads_three_identical_public_objects(lab_host, s3, seeded):
+# The lab "team"'s THROWAWAY age identity (its recipient is in inventory/local).
+TEAM_KEY = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "tests/lab/fixtures/lab-team-age-key.txt")
+
+
+def decrypted(body, tmp_path):
+    """The plaintext of an age-encrypted download, as the team gets it: stock `age -d` with the
+    team's key."""
+    key = tmp_path / "team-key.txt"
+    key.write_text(open(TEAM_KEY, encoding="utf-8").read())
+    key.chmod(0o600)
+    return subprocess.run(["age", "-d", "-i", str(key)], input=body, capture_output=True, check=True).stdout
+
+
+def test_backup_sh_by_hand_uploads_three_identical_public_objects(lab_host, s3, seeded, tmp_path):
     run = lab_host.run("/opt/mongodb-backup/backup.sh")
     assert run.rc == 0, run.stdout + run.stderr
     summary = json.loads(run.stdout.strip().splitlines()[-1][len("SUMMARY ") :])
     stamped, daily, latest = summary["keys"]
+    assert latest == "backups/latest.tar.gz.age" and stamped.endswith(".tar.gz.age")
     bodies = [s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in (stamped, daily, latest)]
     assert bodies[0] == bodies[1] == bodies[2]
-    # Anyone can download it over plain HTTP, no credentials.
+    # Anyone can download it over plain HTTP, no credentials: ciphertext, which the team decrypts.
     public = requests.get(f"{S3_ENDPOINT}/{BUCKET}/{latest}", timeout=10)
     assert public.status_code == 200 and public.content == bodies[0]
-    listing = lab_host.run(f"curl -s {S3_ENDPOINT}/{BUCKET}/{latest} | tar -tzf -")
-    assert f"{summary['name']}/go-mongodb/{seeded.name}.bson" in listing.stdout.splitlines()
+    assert public.content.startswith(b"age-encryption.org/v1")
+    with tarfile.open(fileobj=io.BytesIO(decrypted(public.content, tmp_path)), mode="r:gz") as tar:
+        names = tar.getnames()
+    assert f"{summary['name']}/go-mongodb/{seeded.name}.bson" in names
     log = lab_host.file("/var/log/mongodb-backup.log").content_string
     assert f"backup {summary['name']} started" in log
     assert f"done dumping go-mongodb.{seeded.name} (50 documents)" in log
     # The public archive holds the application's database only: never admin (users' keys).
-    folders = {name.split("/")[1] for name in listing.stdout.splitlines() if name.count("/") >= 2}
+    folders = {name.split("/")[1] for name in names if name.count("/") >= 2}
     assert folders == {"go-mongodb"}
     assert "tasky-lab-backup-password" not in log
 
 
 def test_backup_downloaded_anonymously_restores_every_document(lab_host, seeded, mongo_admin, tmp_path):
-    """The app's documents -> backup.sh on the host -> anonymous download of latest.tar.gz ->
-    tar -xzf -> the real mongorestore into a fresh database of the host's server: the same
+    """The app's documents -> backup.sh on the host -> anonymous download of latest.tar.gz.age ->
+    age -d with the team's key -> tar -xzf -> the real mongorestore into a fresh database of the host's server: the same
     documents (raw BSON) and indexes."""
     assert lab_host.run("/opt/mongodb-backup/backup.sh").rc == 0
-    download = requests.get(f"{S3_ENDPOINT}/{BUCKET}/backups/latest.tar.gz", timeout=30)
+    download = requests.get(f"{S3_ENDPOINT}/{BUCKET}/backups/latest.tar.gz.age", timeout=30)
     assert download.status_code == 200
-    (tmp_path / "latest.tar.gz").write_bytes(download.content)
+    (tmp_path / "latest.tar.gz").write_bytes(decrypted(download.content, tmp_path))
     subprocess.run(["tar", "-xzf", str(tmp_path / "latest.tar.gz"), "-C", str(tmp_path)], check=True)
     (dump_dir,) = tmp_path.glob("mongodb-backup-*/")
     target = f"restored_{seeded.name}"
@@ -155,3 +184,35 @@ def test_module_ad_hoc_takes_a_backup(s3):
     assert result["changed"] is True and result["status"] == "success", result
     head = s3.head_object(Bucket=BUCKET, Key=result["key"])
     assert head["Metadata"]["sha256"] == result["sha256"]
+
+
+def test_the_team_verifies_a_manifest_with_the_published_allowed_signers(lab_host, s3, seeded, tmp_path):
+    """What the team runs, with stock OpenSSH: the host's manifest checks out against the
+    allowed_signers the control node published; the host itself cannot rewrite that file."""
+    run = lab_host.run("/opt/mongodb-backup/backup.sh")
+    assert run.rc == 0, run.stdout + run.stderr
+    key = json.loads(run.stdout.strip().splitlines()[-1][len("SUMMARY ") :])["key"]
+    for name in ("allowed_signers", "m.json", "m.json.sig"):
+        source = {
+            "allowed_signers": "backups/allowed_signers",
+            "m.json": key + ".json",
+            "m.json.sig": key + ".json.sig",
+        }
+        answer = requests.get(f"{S3_ENDPOINT}/{BUCKET}/{source[name]}", timeout=10)
+        assert answer.status_code == 200, name
+        (tmp_path / name).write_bytes(answer.content)
+    assert (tmp_path / "allowed_signers").read_text().startswith('lab-db1 namespaces="tasky-backup" ssh-ed25519 ')
+    verify = ["ssh-keygen", "-Y", "verify", "-f", str(tmp_path / "allowed_signers"), "-I", "lab-db1"]
+    verify += ["-n", "tasky-backup", "-s", str(tmp_path / "m.json.sig")]
+    with open(tmp_path / "m.json", "rb") as manifest:
+        checked = subprocess.run(verify, stdin=manifest, capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    host_keys = boto3.client(
+        "s3",
+        endpoint_url=S3_ENDPOINT,
+        aws_access_key_id=LAB_HOST_ACCESS_KEY,
+        aws_secret_access_key=LAB_HOST_SECRET_KEY,
+        region_name="us-east-1",
+    )
+    with pytest.raises(host_keys.exceptions.ClientError, match="AccessDenied"):
+        host_keys.put_object(Bucket=BUCKET, Key="backups/allowed_signers", Body=b"attacker ssh-ed25519 AAAA\n")

@@ -72,7 +72,7 @@ def test_backup_sh_drill_restores_into_scratch_databases_and_drops_them(lab_host
 def test_the_module_runs_a_drill_without_reporting_a_change():
     result = module_on_host("state=drill")
     assert result["changed"] is False and result["status"] == "ok", result
-    assert result["key"] == "backups/latest.tar.gz" and result["backup_key"].startswith("backups/mongodb-backup-")
+    assert result["key"] == "backups/latest.tar.gz.age" and result["backup_key"].startswith("backups/mongodb-backup-")
 
 
 def test_drills_publish_metrics_that_read_back(lab_host, cloudwatch):
