@@ -14,17 +14,24 @@ description:
   - A backup dumps the database with C(mongodump) (credentials from a root-only config file),
     streams a tar.gz into an S3 multipart upload of
     C(backups/mongodb-backup-YYYYMMDD-HHMMSS.tar.gz), verifies it, records its sha256 and size
-    in the object metadata, then makes C(backups/daily-YYYY-MM-DD.tar.gz) and
-    C(backups/latest.tar.gz) by server-side copy.
+    in the object metadata, writes its manifest signed with the host's SSH key
+    (C(<backup key>.json), C(.json.sig)), then makes C(backups/daily-YYYY-MM-DD.tar.gz) and
+    C(backups/latest.tar.gz) by server-side copy (unless it shrank past the configured
+    C(shrink_alarm_percent), or its dump was found damaged, in which case it stays as taken
+    and the run fails, see O(accept_shrink)).
+  - With age recipients configured (role variable C(mongodb_backup_age_recipients)), what is
+    stored is age-encrypted as it streams and every name ends in C(.age)
+    (C(backups/latest.tar.gz.age)); the team decrypts with C(age -d -i key.txt).
   - With the configuration's C(format) set to C(archive) (role variable
     C(mongodb_backup_format)), C(mongodump --archive) is streamed through gzip into
     C(backups/mongodb-backup-YYYYMMDD-HHMMSS.archive.gz) (aliases C(daily-YYYY-MM-DD.archive.gz),
     C(latest.archive.gz)) with no local dump; verify, list, the catalogue and restore
     (C(mongorestore --archive --gzip)) read both formats.
   - After each successful backup it writes the team's catalogue next to the backups,
-    C(backups/index.html) and C(backups/index.json), rebuilt from the bucket's listing, and a
-    sidecar C(<backup key>.json) with what the dump held (databases, collections, document
-    counts, index names, tool version, host). A failure to write them never fails the backup.
+    C(backups/index.html) and C(backups/index.json), rebuilt from the bucket's listing; each
+    backup's manifest says what its dump held (databases, collections, document counts, index
+    names, tool version, the host's public alias). A failure to write the catalogue never fails
+    the backup.
 options:
   state:
     description:
@@ -33,17 +40,18 @@ options:
         with its sha256; nothing else under the prefix.
       - V(catalogue) rebuilds C(index.html) and C(index.json) under the prefix from the bucket's
         listing.
-      - V(verify) downloads one and checks its checksum and archive.
+      - V(verify) checks one's signed manifest, downloads it and checks its checksum and archive.
       - V(restore) restores one with C(mongorestore).
       - V(drill) is a restore drill of one (default V(latest)) on the same server, under the
-        engine's lock. It downloads it, checks its sha256, restores each database C(<db>) into a
-        scratch database C(drill_<db>) with C(mongorestore --nsFrom/--nsTo) as the configured
-        drill user, compares every collection's document count and index names with what was
-        recorded at dump time (the backup's sidecar), drops the scratch databases whatever
-        happened, and reports ok or the differences with the measured recovery time. It
-        refuses to start when a C(drill_<db>) exists that a drill did not make. Fails when
-        anything differs; never C(changed) (the server and the bucket are left as they were;
-        the result goes to the state file and CloudWatch, as a backup's does).
+        engine's lock. It checks its signed manifest, downloads it, checks its sha256, restores
+        each database C(<db>) into a scratch database C(drill_<db>) with C(mongorestore
+        --nsFrom/--nsTo) as the configured drill user, compares every collection's document
+        count and index names with what was recorded at dump time (the backup's signed
+        manifest), drops the scratch databases whatever happened, and reports ok or the
+        differences with the measured recovery time. It refuses to start when a C(drill_<db>)
+        exists that a drill did not make. Fails when anything differs; never C(changed) (the
+        server and the bucket are left as they were; the result goes to the state file and
+        CloudWatch, as a backup's does).
       - V(status) reports the last good backup, its age, the next run, whether S3 answers, a
         run holding the lock and the last drills, as C(status-check.sh) does; fails when
         anything needs attention (C(problems)).
@@ -126,8 +134,10 @@ notes:
     out; nothing else is touched.
   - On a replica set member that is not the one chosen to back up, a backup is skipped
     (C(status=skipped), not changed).
-  - A restore first downloads the archive and checks its sha256 against the one recorded at
-    backup time; it fails when mongorestore reports documents it could not restore.
+  - A restore first checks the backup's signed manifest against allowed_signers, downloads the
+    archive (decrypting it with the host's age identity when it is encrypted) and checks its sha256
+    against the manifest's; it never restores admin, config or local, bypasses document validation,
+    and fails when mongorestore reports documents it could not restore.
   - A drill needs the drill login of the configuration (C(drill_user), C(drill_config)), which
     the C(mongodb_backup) role writes with C(mongodb_backup_drill_enabled). A drill while a
     backup runs fails at once as locked (C(status=locked)). On a replica set member that is not
@@ -209,8 +219,8 @@ differences:
   elements: str
   sample: ["go-mongodb.todos: 200 documents at dump time, 0 restored"]
 backup_key:
-  description: The timestamped backup the drilled key is (or copies), whose sidecar holds the record.
-  returned: state is drill
+  description: The timestamped backup the key restored or drilled is (or, for an alias such as latest, copies).
+  returned: state is restore or drill
   type: str
 compared:
   description:
@@ -273,7 +283,7 @@ progress:
 backups:
   description:
     - The backups, newest first, then their aliases (latest first, then daily newest first).
-    - Only these; the catalogue, the sidecars and anything else under the prefix are left out.
+    - Only these; the catalogue, the manifests and anything else under the prefix are left out.
   returned: state is list
   type: list
   elements: dict
@@ -316,7 +326,7 @@ catalogue:
   returned: state is backup, status is success and the catalogue was written
   type: str
 catalogue_error:
-  description: Why the catalogue or the backup's sidecar could not be written (the backup is good all the same).
+  description: Why the catalogue could not be written (the backup is good all the same).
   returned: state is backup and the catalogue was not written
   type: str
 url:
@@ -342,9 +352,38 @@ generated_at:
   returned: state is catalogue
   type: str
 valid:
-  description: Whether the checksum, size and archive listing are right.
+  description: Whether the signed manifest, the checksum, the size and the archive listing are right.
   returned: state is verify
   type: bool
+signed:
+  description:
+    - Whether the backup was trusted through its signed manifest (checked against allowed_signers).
+    - False only with O(allow_unsigned=true), for a backup from before manifests.
+  returned: state is verify or restore
+  type: bool
+encrypted:
+  description: Whether the backup is age-encrypted (its name ends in C(.age)).
+  returned: state is verify
+  type: bool
+read_through:
+  description:
+    - False when the backup is encrypted to no identity this host holds.
+    - Its bytes and signature are checked then, not the archive inside.
+  returned: state is verify
+  type: bool
+oplog_replayed:
+  description: Whether mongorestore replayed the backup's oplog (only when its signed manifest says it has one).
+  returned: state is restore
+  type: bool
+manifest:
+  description: Key of the backup's signed manifest (its signature is the same key with C(.sig)).
+  returned: state is backup and status is success
+  type: str
+encrypted_to:
+  description: The age recipients the backup is encrypted to; empty for plaintext.
+  returned: state is backup and status is success
+  type: list
+  elements: str
 problems:
   description: What is wrong with the backup (verify), or what needs attention (status).
   returned: state is verify or status

@@ -142,3 +142,26 @@ def test_an_ended_run_carries_the_actions_own_fields():
         "key": "k",
         "finished_at": "2026-11-26T02:00:00Z",
     }
+
+
+def test_every_module_option_is_documented_and_its_return_values_parse():
+    """ansible-doc renders what this parses: an option added to the argument spec without its
+    documentation (or the reverse), or a RETURN that is not YAML, fails here."""
+    tree = ast.parse((ROOT / "library" / "tasky_backup.py").read_text())
+    texts = {
+        node.targets[0].id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+    }
+    documented = set(yaml.safe_load(texts["DOCUMENTATION"])["options"])
+    (spec,) = [node.value for node in tree.body if isinstance(node, ast.Assign) and node.targets[0].id == "ARGUMENTS"]
+    named = {key.value for key in spec.keys if isinstance(key, ast.Constant)} | {
+        "bucket",
+        "prefix",
+        "endpoint_url",
+        "region",
+    }
+    assert documented == named
+    returned = yaml.safe_load(texts["RETURN"])
+    assert {"status", "key", "signed", "manifest", "problems"} <= set(returned)
+    assert all(isinstance(item, dict) and "description" in item for item in returned.values())
