@@ -19,7 +19,7 @@ export LAB_MONGODB
 TEST_LAB := LAB_NAME=tasky-test LAB_S3_PORT=7490 LAB_MON_PORT=16790 LAB_CW_PORT=7491 \
 	LAB_MONGODB_PORT=27117 LAB_FERRETDB_PORT=27190
 
-.PHONY: deps venv unit lab lab-down lint test-lab pytest molecule molecule-online test bench clean
+.PHONY: deps venv unit lab lab-down lint test-lab pytest molecule molecule-online test mutants bench clean
 
 deps:
 	@lab/deps.sh
@@ -68,6 +68,12 @@ molecule: test-lab
 	$(TEST_LAB) TASKY_LAB_IMAGE=$$($(TEST_LAB) lab/host.sh image) molecule test
 
 test: lint unit pytest molecule
+
+# One-line breaks of the safety claims, each of which its test must catch (tests/mutants.py).
+# About 2 minutes (the guarding tests once on an unchanged copy, then each mutant), so not in make test.
+mutants: test-lab
+	@$(TEST_LAB) lab/ferretdb.sh up
+	$(TEST_LAB) python tests/mutants.py
 
 # Real MongoDB from MongoDB's repository: needs internet access to it (not on this project's
 # machines). Same test lab, scenario molecule/online.

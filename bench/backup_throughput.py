@@ -277,7 +277,7 @@ def table(result):
     cores = result["machine"]["cores"]
     lines = [
         f"Dump: {dump_mib:.0f} MiB of BSON (mongodump's folder), database `{DATABASE}` in the bench lab's FerretDB; "
-        f"{result['rounds']} round(s), medians (wall also min); fastest peer: {fastest}",
+        f"{result['rounds']} round(s), medians (wall also min); fastest peer: {fastest or 'none run'}",
         "",
         "| method | wall s (min) | vs fastest peer | CPU s | cores busy | server CPU s | peak RSS MiB "
         "| extra disk MiB | uploaded MiB | archive MiB | ratio |",
@@ -287,10 +287,10 @@ def table(result):
         if method not in methods:
             continue
         f = methods[method]
-        versus = f["wall_s"] / methods[fastest]["wall_s"] if fastest else float("nan")
+        versus = f"{f['wall_s'] / methods[fastest]['wall_s']:.2f}" if fastest else "-"
         busy = (f["cpu_s"] + f["server_cpu_s"]) / f["wall_s"]
         lines.append(
-            f"| {method} | {f['wall_s']:.1f} ({f['wall_s_min']:.1f}) | {versus:.2f} | {f['cpu_s']:.1f} "
+            f"| {method} | {f['wall_s']:.1f} ({f['wall_s_min']:.1f}) | {versus} | {f['cpu_s']:.1f} "
             f"| {busy:.2f} of {cores} | {f['server_cpu_s']:.1f} | {f['peak_rss_mib']:.0f} | {f['extra_disk_mib']:.0f} "
             f"| {f['uploaded_mib']:.0f} | {f['archive_mib']:.0f} | {f['archive_mib'] / dump_mib:.3f} |"
         )

@@ -195,7 +195,7 @@ databases:
   type: list
   elements: str
 host:
-  description: The host that took the backup (also in the object metadata).
+  description: The host that took the backup (its internal name; what is public names it by its alias).
   returned: state is backup
   type: str
 users_key:

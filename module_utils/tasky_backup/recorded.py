@@ -11,7 +11,7 @@ import threading
 import time
 
 from .base.clock import utc_now_text
-from .base.errors import BackupError, Locked, Terminated, described
+from .base.errors import BackupError, Ending, Locked, Terminated, described
 from .base.results import Ended
 
 LOG = logging.getLogger(__name__)
@@ -45,11 +45,13 @@ def signals_end_the_run():
     def terminate(signum, _frame):
         for ending in ENDING_SIGNALS:
             signal.signal(ending, signal.SIG_IGN)
-        raise Terminated(f"terminated by {signal.Signals(signum).name}")
+        raise Ending(f"terminated by {signal.Signals(signum).name}")
 
     previous = {ending: signal.signal(ending, terminate) for ending in ENDING_SIGNALS}
     try:
         yield
+    except Ending as exc:  # every `except BaseException` on the way has cleaned up
+        raise Terminated(str(exc)) from None
     finally:
         for ending, handler in previous.items():
             signal.signal(ending, handler)

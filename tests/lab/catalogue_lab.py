@@ -6,8 +6,9 @@ by server-side copy), then the catalogue hook (the sidecar, then the catalogue),
 whole run does (actions.py, backup_then_catalogue)."""
 
 import datetime
-import html.parser
 import json
+import sys
+from pathlib import Path
 
 from tasky_backup.base.settings import check_settings
 from tasky_backup.ops.backup import take_backup
@@ -59,20 +60,6 @@ def tags_of(client, bucket, key):
     return {t["Key"]: t["Value"] for t in client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
 
 
-# A value written to break the page: markup, quotes and an entity.
-HOSTILE = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>&amp;"
-
-
-class Elements(html.parser.HTMLParser):
-    """Every element and attribute of a page, and its text."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.tags, self.attributes, self.text = [], [], []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        self.attributes += attrs
-
-    def handle_data(self, data):
-        self.text.append(data)
+# The page's hostile value and its HTML reader: the unit tier's (tests/unit/test_page.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from test_page import HOSTILE, Elements  # noqa: E402, F401 - after the path above; the browser test uses them

@@ -317,7 +317,7 @@ def signing_identity(tmp_path, alias=TEST_HOST_ALIAS):
     return {"signing_key": str(key), "allowed_signers": str(signers), "host_alias": alias}
 
 
-def resign(s3, config, key, body):
+def resign(s3, config, key, body, **manifest_changes):
     """Puts body at key (metadata sha256 and size made to match) and re-signs the manifest of
     the backup key is (or copies) for it with the host's own key: a backup that was damaged
     before its host signed it (a bad dump, a bad disk), which every check of the stored bytes
@@ -333,7 +333,8 @@ def resign(s3, config, key, body):
     if backup_key != key:
         s3.put_object(Bucket=bucket, Key=backup_key, Body=body, Metadata={**meta, "sha256": digest, "size": str(size)})
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=backup_key + ".json")["Body"].read())
-    raw = json.dumps({**manifest, "sha256": digest, "size": size}, indent=1, sort_keys=True).encode() + b"\n"
+    changed = {**manifest, "sha256": digest, "size": size, **manifest_changes}
+    raw = json.dumps(changed, indent=1, sort_keys=True).encode() + b"\n"
     sign = ["ssh-keygen", "-Y", "sign", "-f", config["signing_key"], "-n", "tasky-backup"]
     signature = subprocess.run(sign, input=raw, capture_output=True, check=True).stdout
     s3.put_object(Bucket=bucket, Key=backup_key + ".json", Body=raw)

@@ -4,17 +4,20 @@ response header rewritten. Everything else passes through unchanged, so the engi
 real S3 server. (A test tool: never part of the roles or the engine.)
 
 A rule is a function (method, path, headers) -> an action or None:
-  ("fail", status)                   answer with that status and an S3 error body (SlowDown)
+  ("fail", status[, code])           answer with that status and an S3 error body (code: SlowDown)
   ("flip_byte", offset)              forward the body with one byte flipped
   ("set_response_header", name, v)   forward, then rewrite a header of the answer
+  ("delay", seconds)                 wait, then forward (a slow request, to signal a run mid-way)
+  ("count",)                         forward unchanged; only counted in hits
 """
 
 import http.client
 import http.server
 import threading
+import time
 
-ERROR_BODY = b"""<?xml version="1.0" encoding="UTF-8"?>
-<Error><Code>SlowDown</Code><Message>injected by the test's fault proxy</Message></Error>"""
+ERROR_BODY = """<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>{code}</Code><Message>injected by the test's fault proxy</Message></Error>"""
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection", "upgrade"}
 
 
@@ -36,12 +39,18 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 action = proxy.action(self.command, self.path, self.headers)
                 if action and action[0] == "fail":
+                    error = ERROR_BODY.format(code=action[2] if len(action) > 2 else "SlowDown").encode()
                     self.send_response(action[1])
                     self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(ERROR_BODY)))
+                    self.send_header("Content-Length", str(len(error)))
+                    if len(action) > 2:
+                        self.send_header("x-amz-error-code", action[2])  # what a HEAD (no body) says
                     self.end_headers()
-                    self.wfile.write(ERROR_BODY)
+                    if self.command != "HEAD":
+                        self.wfile.write(error)
                     return
+                if action and action[0] == "delay":
+                    time.sleep(action[1])
                 if action and action[0] == "flip_byte" and body:
                     at = min(action[1], len(body) - 1)
                     body = body[:at] + bytes([body[at] ^ 0xFF]) + body[at + 1 :]
@@ -94,6 +103,19 @@ def copy_to(key, status=503):
     def rule(method, path, headers):
         target = path.split("?", 1)[0]
         if method == "PUT" and headers.get("x-amz-copy-source") and target.endswith(f"/{key}"):
+            return ("fail", status)
+        return None
+
+    return rule
+
+
+def copy_to_pattern(pattern, status=503):
+    """Fails every server-side copy whose target key matches the regular expression pattern."""
+    import re
+
+    def rule(method, path, headers):
+        target = path.split("?", 1)[0]
+        if method == "PUT" and headers.get("x-amz-copy-source") and re.search(f"/{pattern}$", target):
             return ("fail", status)
         return None
 

@@ -42,7 +42,9 @@ def assert_nothing_lost(s3, bucket, config, before):
     """The bucket (every version and ETag), the incomplete uploads, the work directory and the
     last success are as they were; the log kept every earlier line."""
     after = snapshot(s3, bucket, config)
-    assert after["versions"] == before["versions"], "the bucket's objects or versions changed"
+    added = sorted(set(after["versions"]) - set(before["versions"]))
+    gone = sorted(set(before["versions"]) - set(after["versions"]))
+    assert after["versions"] == before["versions"], f"the bucket's objects or versions changed: +{added} -{gone}"
     assert after["uploads"] == before["uploads"] == [], "an incomplete multipart upload was left"
     assert after["work"] == before["work"], f"the work directory changed: {after['work']}"
     assert after["last_success"] == before["last_success"], "the state file's last success changed"

@@ -172,7 +172,8 @@ def test_object_lock_is_turned_on_for_a_new_bucket_and_an_old_one_is_named(s3, b
     assert (
         "Rule" not in s3.get_object_lock_configuration(Bucket=bucket_name)["ObjectLockConfiguration"]
     )  # no default lock
-    assert converge(bucket_name, backup_bucket_object_lock_days=3)["changed"] == 0
+    again = converge(bucket_name, backup_bucket_object_lock_days=3, backup_bucket_object_lock_mode="COMPLIANCE")
+    assert again["changed"] == 0
 
 
 def test_object_lock_on_an_existing_bucket_without_it_is_refused_by_name(s3, bucket_name):
@@ -201,7 +202,7 @@ def test_the_hosts_may_not_write_allowed_signers(s3, public_bucket):
         region_name="us-east-1",
     )
     host.put_object(Bucket=public_bucket, Key="backups/mongodb-backup-20261203-020000.tar.gz.age", Body=b"ok")
-    for key in ("backups/allowed_signers",):
+    for key in ("backups/allowed_signers", "other/allowed_signers", "a/b/c/d/allowed_signers", "allowed_signers"):
         with pytest.raises(host.exceptions.ClientError, match="AccessDenied"):
             host.put_object(Bucket=public_bucket, Key=key, Body=b"attacker ssh-ed25519 AAAA\n")
     s3.put_object(Bucket=public_bucket, Key="backups/allowed_signers", Body=b"lab-db1 ssh-ed25519 AAAA\n")

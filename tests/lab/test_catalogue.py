@@ -115,7 +115,9 @@ def test_a_backup_writes_its_sidecar_and_the_catalogue(s3, two_backups, app_db):
     sidecar = read_json(s3, bucket, newer["key"] + ".json")
     assert sidecar["sha256"] == newer["sha256"] and sidecar["size"] == newer["size"]
     assert sidecar["databases"][db]["todos"] == {"documents": 25, "indexes": ["_id_", "n_1"]}
-    assert tags_of(s3, bucket, newer["key"] + ".json") == {EXPIRE_TAG["Key"]: EXPIRE_TAG["Value"]}
+    # latest's manifest is kept as long as latest (untagged); the one before expires with its backup
+    assert tags_of(s3, bucket, newer["key"] + ".json") == {}
+    assert tags_of(s3, bucket, older["key"] + ".json") == {EXPIRE_TAG["Key"]: EXPIRE_TAG["Value"]}
 
     index = read_json(s3, bucket, "backups/index.json")
     assert [b["key"] for b in index["backups"]] == [newer["key"], older["key"]]  # newest first

@@ -135,7 +135,8 @@ def test_the_team_opens_the_page_and_downloads_the_newest_backup(s3, public_buck
     aliases = {row[0]["text"]: row[1]["text"] for row in rendered.tables["aliases"]}
     assert aliases["latest.tar.gz"] == f"{newest['name']}.tar.gz"
     assert "The newest backup is 2 hours 5 minutes old (as of " in " ".join(rendered.text)
-    assert f"echo '{newest['sha256']}  {newest['name']}.tar.gz' | sha256sum -c -" in rendered.recipe
+    name = f"{newest['name']}.tar.gz"
+    assert f'echo "$(jq -r .sha256 {name}.json)  {name}" | sha256sum -c -' in rendered.recipe
     url_of_newest = f"{ENDPOINT}/{public_bucket}/{newest['key']}"
     assert f"curl -f -O {url_of_newest} -O {url_of_newest}.json -O {url_of_newest}.json.sig" in rendered.recipe
     assert f"ssh-keygen -Y verify -f allowed_signers -I {TEST_HOST_ALIAS} -n tasky-backup" in rendered.recipe

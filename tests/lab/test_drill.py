@@ -326,7 +326,9 @@ def test_a_drill_without_a_record_of_the_dump_fails_saying_so(s3, drill_config, 
     path, config = drill_config
     seed(app_db, todos=5, users=1)
     taken = backup(path)
-    s3.delete_object(Bucket=config["bucket"], Key=taken["key"] + ".json")
+    for suffix in (".json", ".json.sig"):  # as a backup taken before manifests
+        s3.delete_object(Bucket=config["bucket"], Key=taken["key"] + suffix)
+    write_config(path, {**config, "signed_since": "2099-01-01T00:00:00Z"})
     rc, result = run_drill(path, "--key", taken["key"])
     assert rc == 1 and result["key"] == taken["key"]
     assert f"{taken['key']} has no manifest: it cannot be trusted" in result["error"]

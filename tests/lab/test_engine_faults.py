@@ -28,7 +28,7 @@ from conftest import (
     write_config,
     write_mongo_config,
 )
-from fault_proxy import FaultProxy, copy_to
+from fault_proxy import FaultProxy, copy_to, copy_to_pattern
 from nothing_lost import assert_nothing_lost, snapshot
 from outage_proxy import OutageProxy
 
@@ -122,16 +122,6 @@ def test_an_s3_outage_longer_than_the_patience_fails_and_loses_nothing(s3, good_
 
 
 STAMPED = r"backups/mongodb-backup-\d{8}-\d{6}\.tar\.gz"
-
-
-def copy_to_pattern(pattern):
-    def rule(method, path, headers):
-        target = path.split("?", 1)[0]
-        if method == "PUT" and headers.get("x-amz-copy-source") and re.search(f"/{pattern}$", target):
-            return ("fail", 503)
-        return None
-
-    return rule
 
 
 @pytest.mark.parametrize(

@@ -157,7 +157,8 @@ def test_the_hosts_iam_policy_is_written_from_the_same_list(bucket_name, tmp_pat
     assert by_sid["HostsObjectLevel"]["Resource"] == f"arn:aws:s3:::{bucket_name}/*"
     # What vouches for the hosts' manifests is not theirs to write.
     deny = by_sid["HostsNeverWriteTheSigners"]
-    assert deny["Effect"] == "Deny" and deny["Resource"] == f"arn:aws:s3:::{bucket_name}/backups/allowed_signers"
+    signers = [f"arn:aws:s3:::{bucket_name}/{key}" for key in ("allowed_signers", "*/allowed_signers")]  # and deeper
+    assert deny["Effect"] == "Deny" and deny["Resource"][:2] == signers
     assert "s3:PutObject" in deny["Action"] and "s3:DeleteObjectVersion" in deny["Action"]
     remove_bucket(lab_client("s3", ENDPOINT), bucket_name)
 
@@ -205,7 +206,8 @@ def matching_rules(rules, key, tags):
 
 def test_latest_never_expires_when_backups_stop(s3, host_config, app_db):
     """After 30 days without a successful backup every timestamped and daily backup expires,
-    but latest.tar.gz keeps its current version: the rules the role set, read back from RGW,
+    but latest.tar.gz keeps its current version, and the manifest it verifies with (of the
+    backup it copies) stays beside it: the rules the role set, read back from RGW,
     and the tags the engine wrote, show that no expiration rule matches it (its noncurrent
     versions still expire)."""
     path, config = host_config
@@ -219,7 +221,7 @@ def test_latest_never_expires_when_backups_stop(s3, host_config, app_db):
         tags = host.get_object_tagging(Bucket=config["bucket"], Key=key).get("TagSet", [])
         # An Expiration with Days expires current versions; ExpiredObjectDeleteMarker never does.
         expiring = [r for r in matching_rules(rules, key, tags) if "Days" in r.get("Expiration", {})]
-        if key == latest:
+        if key in (latest, f"{stamped}.json"):  # latest, and its manifest: so that it still verifies
             assert tags == [] and expiring == [], (key, tags, expiring)
             assert any("NoncurrentVersionExpiration" in r for r in matching_rules(rules, key, tags))
         else:

@@ -332,25 +332,41 @@ def test_admin_in_an_archive_is_never_restored(s3, drill_config, app_db, mongo_a
             tar.addfile(info, io.BytesIO(data))
     resign(s3, config, "backups/latest.tar.gz", out.getvalue())
     user, secret = restore_login
-    proc = run_engine("restore", "--config", str(path), "--restore-user", user, "--restore-config", secret)
-    assert proc.returncode == 0, proc.stderr
-    assert "planted" not in mongo_admin.admin.list_collection_names()
+    mongo_admin.admin.drop_collection("planted")  # the server is shared: start without one
+    try:
+        proc = run_engine("restore", "--config", str(path), "--restore-user", user, "--restore-config", secret)
+        assert proc.returncode == 0, proc.stderr
+        assert "planted" not in mongo_admin.admin.list_collection_names()
+    finally:
+        mongo_admin.admin.drop_collection("planted")  # only there if the test failed
     assert app_db.todos.find_one({"_id": 99}) == {"_id": 99, "n": 1}
     log = open(config["log_file"], encoding="utf-8").read()
     assert "--nsExclude=admin.*" in log and "--bypassDocumentValidation" in log
-    mongo_admin.admin.drop_collection("planted")  # only if the test failed
 
 
 def test_a_backup_without_a_manifest_restores_only_when_told(s3, engine_config, app_db, restore_login):
+    """allow_unsigned accepts a backup with neither manifest nor signature that is named before
+    the host began signing (signed_since), and nothing else: half of the pair missing is
+    tampering, and so is a backup without either named later."""
     path, config = engine_config
     seed(app_db, todos=4, users=1)
     rc, result = backup(path)
     assert rc == 0, result
-    s3.delete_object(Bucket=config["bucket"], Key=result["key"] + ".json.sig")
+    key = result["key"]
     user, secret = restore_login
-    login = ["--restore-user", user, "--restore-config", secret]
+    login = ["--restore-user", user, "--restore-config", secret, "--key", key]
+    s3.delete_object(Bucket=config["bucket"], Key=key + ".json.sig")
+    proc = run_engine("restore", "--config", str(path), *login, "--allow-unsigned")
+    assert proc.returncode == 1 and "has an unsigned manifest: it cannot be trusted" in proc.stderr, proc.stderr
+    s3.delete_object(Bucket=config["bucket"], Key=key + ".json")
+    proc = run_engine("restore", "--config", str(path), *login, "--allow-unsigned")
+    assert proc.returncode == 1 and "signed_since is not set, so nothing without one" in proc.stderr, proc.stderr
+    write_config(path, {**config, "signed_since": "2020-01-01T00:00:00Z"})  # signing began before this backup
+    proc = run_engine("restore", "--config", str(path), *login, "--allow-unsigned")
+    assert proc.returncode == 1 and "taken or stored after signing began (2020-01-01" in proc.stderr, proc.stderr
+    write_config(path, {**config, "signed_since": "2099-01-01T00:00:00Z"})  # as if taken before manifests
     proc = run_engine("restore", "--config", str(path), *login)
-    assert proc.returncode == 1 and "has an unsigned manifest: it cannot be trusted" in proc.stderr
+    assert proc.returncode == 1 and "allow_unsigned accepts a backup taken before 2099-01-01T00:00:00Z" in proc.stderr
     proc = run_engine("restore", "--config", str(path), *login, "--allow-unsigned", "--drop")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["signed"] is False

@@ -141,7 +141,7 @@ def test_the_recipe_of_a_signed_encrypted_backup_verifies_then_decrypts_with_sto
     assert (
         lines[3] == f"ssh-keygen -Y verify -f allowed_signers -I db-1 -n tasky-backup -s {name}.json.sig < {name}.json"
     )
-    assert lines[4] == f"echo '{'ab' * 32}  {name}' | sha256sum -c -"
+    assert lines[4] == f'echo "$(jq -r .sha256 {name}.json)  {name}" | sha256sum -c -'  # the signed sha256
     assert lines[5].startswith(f"age -d -i key.txt {name} | tar -xz")
     assert lines[-1].endswith(" mongodb-backup-20261125-020000/")
     archive = "mongodb-backup-20261125-020000.archive.gz.age"

@@ -212,25 +212,115 @@ def load_filter():
     return module
 
 
-def test_the_roles_allowed_signers_lists_each_host_by_its_alias():
+def in_run(key, alias, scope="bucket/backups/"):
+    """A host's facts after tasks/keys.yml."""
+    return {"mongodb_backup_signing_key_read": key, "mongodb_backup_alias": alias, "mongodb_backup_signer_scope": scope}
+
+
+def test_the_roles_allowed_signers_lists_each_host_of_the_prefix_by_its_alias():
     trust = load_filter()
     hostvars = {
-        "db1.internal": {
-            "mongodb_backup_signing_key_read": "ssh-ed25519 AAAAone tasky-backup a",
-            "mongodb_backup_host_alias": "a",
-        },
-        "db2.internal": {"mongodb_backup_signing_public_key": "ssh-ed25519 AAAAtwo"},  # pinned, not in this run
-        "db3.internal": {},  # no key known: left out
+        "db1.internal": in_run("ssh-ed25519 AAAAone tasky-backup a", "a"),
+        # not in this run (--limit): what the inventory pins
+        "db2.internal": {"mongodb_backup_signing_public_key": "ssh-ed25519 AAAAtwo", "mongodb_backup_host_alias": "b"},
+        "other.internal": in_run("ssh-ed25519 AAAAother", "c", scope="bucket/elsewhere/"),  # another deployment
+        "new.internal": in_run("", "d"),  # check mode on a new host: no key yet
     }
-    text = trust.allowed_signers(list(hostvars), hostvars)
-    alias2 = trust.default_alias("db2.internal")
-    assert (
-        text
-        == f'a namespaces="tasky-backup" ssh-ed25519 AAAAone\n{alias2} namespaces="tasky-backup" ssh-ed25519 AAAAtwo\n'
-    )
+    text = trust.allowed_signers(list(hostvars), hostvars, "bucket/backups/")
+    assert text == 'a namespaces="tasky-backup" ssh-ed25519 AAAAone\nb namespaces="tasky-backup" ssh-ed25519 AAAAtwo\n'
     assert "internal" not in text
+    assert "AAAAother" in trust.allowed_signers(list(hostvars), hostvars, "bucket/elsewhere/")
     hostvars["db2.internal"]["mongodb_backup_host_alias"] = "a"
     with pytest.raises(Exception, match="'a' is used by both"):
-        trust.allowed_signers(list(hostvars), hostvars)
+        trust.allowed_signers(list(hostvars), hostvars, "bucket/backups/")
     with pytest.raises(Exception, match="is not an SSH public key"):
-        trust.allowed_signers(["x"], {"x": {"mongodb_backup_signing_public_key": "not a key"}})
+        trust.allowed_signers(["x"], {"x": in_run("not a key", "x")}, "bucket/backups/")
+
+
+def test_a_host_left_out_of_the_run_without_a_pinned_key_fails_the_run():
+    trust = load_filter()
+    hostvars = {"db1": in_run("ssh-ed25519 AAAAone", "a"), "db2": {"mongodb_backup_host_alias": "b"}}
+    with pytest.raises(Exception, match=r"db2 is not in this run \(left out by --limit, or unreachable\)"):
+        trust.allowed_signers(["db1", "db2"], hostvars, "bucket/backups/")
+    # one the inventory has write another prefix is not this prefix's business
+    hostvars["db2"].update(mongodb_backup_bucket="bucket", mongodb_backup_prefix="other/")
+    assert trust.allowed_signers(["db1", "db2"], hostvars, "bucket/backups/").count("\n") == 1
+
+
+@pytest.mark.parametrize("alias", ["*", "a,b", "db 1", ""])
+def test_an_alias_that_is_no_plain_name_is_refused(alias):
+    """allowed_signers' principals are patterns: `*` would let any name verify."""
+    trust = load_filter()
+    with pytest.raises(Exception, match="is not 1 to 64 of"):
+        trust.allowed_signers(["db1"], {"db1": in_run("ssh-ed25519 AAAAone", alias)}, "bucket/backups/")
+
+
+def test_retired_signers_stay_in_allowed_signers_until_their_day(tmp_path):
+    trust = load_filter()
+    hostvars = {"db1": in_run("ssh-ed25519 AAAAone", "a")}
+    old = {"alias": "old-db", "key": "ssh-ed25519 AAAAold tasky-backup old-db", "until": "2026-11-30"}
+    text = trust.allowed_signers(["db1"], hostvars, "bucket/backups/", [old])
+    assert text.splitlines() == [
+        'a namespaces="tasky-backup" ssh-ed25519 AAAAone',
+        'old-db namespaces="tasky-backup",valid-before="20261201" ssh-ed25519 AAAAold',
+    ]
+    with pytest.raises(Exception, match=r"is not \{alias, key, until\}"):
+        trust.allowed_signers(["db1"], hostvars, "bucket/backups/", ["old-db ssh-ed25519 AAAAold"])
+    with pytest.raises(Exception, match="until 'soon' of old-db is not YYYY-MM-DD"):
+        trust.allowed_signers(["db1"], hostvars, "bucket/backups/", [{**old, "until": "soon"}])
+    with pytest.raises(Exception, match="'a' is the alias of db1"):
+        trust.allowed_signers(["db1"], hostvars, "bucket/backups/", [{**old, "alias": "a"}])
+
+
+@pytest.mark.parametrize(("until", "trusted"), [("2099-01-01", True), ("2020-01-01", False)])
+def test_ssh_keygen_refuses_a_retired_key_past_its_day(tmp_path, until, trusted):
+    """The valid-before the filter writes is what ssh-keygen enforces: past its day a retired
+    host's key verifies nothing."""
+    trust = load_filter()
+    key = tmp_path / "old-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    entry = {"alias": "old-db", "key": (tmp_path / "old-key.pub").read_text(), "until": until}
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(trust.allowed_signers([], {}, "bucket/backups/", [entry]))
+    manifest = b'{"format": 2}'
+    signature = sign("ssh-keygen", str(key), manifest)
+    if trusted:
+        verify("ssh-keygen", str(signers), "old-db", manifest, signature)
+    else:
+        with pytest.raises(UntrustedSignature):
+            verify("ssh-keygen", str(signers), "old-db", manifest, signature)
+
+
+def test_only_the_private_users_archive_brings_admin_back():
+    from tasky_backup.formats.restore_into import excluded
+
+    settings = check_settings({"bucket": "tasky-backups", "users_prefix": "private/users/"})
+    public = excluded(settings, "backups/latest.tar.gz.age")
+    assert public == ["--nsExclude=admin.*", "--nsExclude=config.*", "--nsExclude=local.*"]
+    users = excluded(settings, "private/users/mongodb-backup-20261203-020000-users.tar.gz.age")
+    assert users == ["--nsExclude=config.*", "--nsExclude=local.*"]
+    assert excluded(settings.replace(users_prefix=""), "private/users/x.tar.gz") == public
+
+
+def test_allow_unsigned_reaches_only_backups_named_and_stored_before_signing_began(settings_in):
+    import datetime
+
+    from tasky_backup.s3.manifest import unsigned_refusal
+
+    settings = settings_in(users_prefix="private/")
+    old, new = "backups/mongodb-backup-20240101-020000.tar.gz", "backups/mongodb-backup-20991231-020000.tar.gz"
+    assert "signed_since is not set" in unsigned_refusal(settings, old)  # no cutoff: nothing accepted
+    settings = settings.replace(signed_since="2026-01-01T00:00:00Z")
+    stored_then = datetime.datetime(2024, 1, 1, 2, 0, 5, tzinfo=datetime.timezone.utc)
+    stored_now = datetime.datetime(2026, 12, 3, 2, 0, 5, tzinfo=datetime.timezone.utc)
+    assert unsigned_refusal(settings, old, stored_then) is None
+    assert unsigned_refusal(settings, old) is None  # the shrink gate's baseline: by its name only
+    assert "taken or stored after signing began" in unsigned_refusal(settings, new, stored_then)
+    # a backdated name on an object written since: LastModified, which no writer chooses, says so
+    assert "taken or stored after signing began" in unsigned_refusal(settings, old, stored_now)
+    assert "only a timestamped backup" in unsigned_refusal(settings, "backups/latest.tar.gz", stored_then)
+    assert "the users archive always has one" in unsigned_refusal(
+        settings, "private/mongodb-backup-20240101-020000-users.tar.gz", stored_then
+    )
+    with pytest.raises(BackupError, match="signed_since must be a UTC time like"):
+        settings.replace(signed_since="20261201")

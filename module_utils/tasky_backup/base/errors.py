@@ -19,6 +19,12 @@ class Terminated(BackupError):
     run by hand went away) or SIGINT (Ctrl-C): the run stops and cleans up."""
 
 
+class Ending(BaseException):
+    """An ending signal on its way up to signals_end_the_run, which makes it Terminated. Not an
+    Exception, so that no `except Exception` swallows it: botocore retries a request after any
+    Exception raised while it waits for the answer, and best-effort steps catch them all."""
+
+
 def described(exc):
     """What a failure says in the log and the state file: a BackupError's own words, anything
     else with its type, so an unexpected error is still recognisable."""

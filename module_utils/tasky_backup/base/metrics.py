@@ -56,7 +56,7 @@ def put_metrics(settings, result, data, what):
         settings,
         "cloudwatch",
         settings.cloudwatch_endpoint_url,
-        retries={"mode": "standard", "max_attempts": 2},
+        retries={"mode": "standard", "total_max_attempts": 2},
         connect_timeout=5,
         read_timeout=10,
     )

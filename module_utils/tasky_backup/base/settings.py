@@ -94,6 +94,16 @@ def alias(value):
     return None
 
 
+def utc_time(value):
+    """Empty, or a UTC time in the engine's format (2026-12-03T02:00:00Z)."""
+    if not isinstance(value, str) or (value and not UTC_TIME.match(value)):
+        return f"must be a UTC time like 2026-12-03T02:00:00Z, got {value!r}"
+    return None
+
+
+UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
 def valid_bucket_name(name):
     """S3's general purpose bucket naming rules: 3-63 of a-z 0-9 . -, a letter or digit at each
     end, no two dots or a dot beside a dash, not an IP address, none of S3's reserved prefixes
@@ -191,6 +201,10 @@ SETTINGS = {
     "signing_key": Setting("/etc/mongodb-backup/signing-key", text),
     "allowed_signers": Setting("/etc/mongodb-backup/allowed_signers", text),
     "ssh_keygen_path": Setting("ssh-keygen", text),
+    # When this deployment began signing its backups (UTC, the engine's time format; the role
+    # records it once per host): a backup without manifest named or stored later is tampering,
+    # never allow_unsigned's. Empty: allow_unsigned accepts nothing.
+    "signed_since": Setting("", utc_time),
     # The host's public name in metadata, manifests and the catalogue (never its internal name);
     # empty: "host-" and 8 hex digits of the sha256 of its host name.
     "host_alias": Setting("", alias),

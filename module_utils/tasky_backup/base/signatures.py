@@ -37,6 +37,8 @@ def sign(ssh_keygen, key_path, data):
 def verify(ssh_keygen, allowed_signers, principal, data, signature):
     """Checks that `signature` is a good tasky-backup signature of data by a key that
     allowed_signers lists for `principal`; raises UntrustedSignature saying which check failed."""
+    if not os.path.isfile(allowed_signers) or not os.access(allowed_signers, os.R_OK):
+        raise BackupError(f"allowed_signers {allowed_signers} is missing or unreadable: no manifest can be checked")
     with tempfile.TemporaryDirectory(prefix="tasky-signature-") as scratch:
         sig_path = os.path.join(scratch, "manifest.sig")
         with open(sig_path, "wb") as handle:
@@ -44,7 +46,11 @@ def verify(ssh_keygen, allowed_signers, principal, data, signature):
         found = run_ssh_keygen(ssh_keygen, ["-Y", "find-principals", "-f", allowed_signers, "-s", sig_path], b"")
         principals = found.stdout.decode(errors="replace").split()
         if found.returncode != 0 or not principals:
-            raise UntrustedSignature("it is signed by a key that allowed_signers does not list (unknown signer)")
+            said = " ".join(found.stderr.decode(errors="replace").split())[:200]
+            raise UntrustedSignature(
+                "it is signed by a key that allowed_signers does not list "
+                f"(unknown signer; ssh-keygen: {said or 'no match'})"
+            )
         if principal not in principals:
             raise UntrustedSignature(
                 f"it is signed by {', '.join(principals)}'s key, not by {principal}'s, the host it names"

@@ -143,7 +143,7 @@ class AgeReader:
     of `identities`. A wrong identity or a damaged stream raises from read()."""
 
     def __init__(self, source, identities):
-        self.pipe, self.done = Pipe(), False
+        self.pipe, self.failed = Pipe(), None
         self.thread = threading.Thread(target=self._decrypt, args=(source, identities), name="age-decrypt", daemon=True)
         self.thread.start()
 
@@ -152,12 +152,14 @@ class AgeReader:
             pyrage_module().decrypt_io(source, self.pipe, identities)
             self.pipe.close()
         except BaseException as exc:  # noqa: BLE001 - raised in the reader's thread
+            self.failed = exc
             self.pipe.abort(BackupError(f"the backup cannot be decrypted with this host's age identity: {exc}"))
 
     def read(self, n=-1):
         return self.pipe.read(n)
 
     def close(self):
-        """Stops reading (the rest is not wanted) and ends the thread."""
+        """Stops reading (the rest is not wanted) and waits for the thread to end: it may be in a
+        read of the source, which only then is the caller's again."""
         self.pipe.abort(BackupError("closed"))
-        self.thread.join(timeout=30)
+        self.thread.join()

@@ -73,15 +73,18 @@ class CountingReader:
 
 
 class HashingReader:
-    """Reads a stream, hashing and counting what passes."""
+    """Reads a stream, hashing and counting what passes; past `limit` bytes it refuses (a stream
+    longer than its record says is not the one it claims to be)."""
 
-    def __init__(self, stream):
-        self.stream, self.sha256, self.size = stream, hashlib.sha256(), 0
+    def __init__(self, stream, limit=None):
+        self.stream, self.sha256, self.size, self.limit = stream, hashlib.sha256(), 0, limit
 
     def read(self, n=-1):
         data = self.stream.read(n)
         self.sha256.update(data)
         self.size += len(data)
+        if self.limit is not None and self.size > self.limit:
+            raise BackupError(f"the stream runs past its recorded {self.limit} bytes")
         return data
 
     def drain(self, chunk=1 << 20):

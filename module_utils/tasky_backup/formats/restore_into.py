@@ -12,8 +12,9 @@ import time
 from ..base.errors import BackupError
 from ..base.settings import PRIVATE_DATABASES, public_host_name
 from ..base.space import check_free_space
+from ..base.state import read_state
 from ..mongo.tools import run_mongorestore
-from ..s3.keys import backup_key_of, is_encrypted
+from ..s3.keys import backup_key_of, is_encrypted, latest_key
 from ..s3.manifest import trusted_manifest
 from ..s3.meta import ObjectMeta
 from ..s3.objects import head_of_backup
@@ -42,10 +43,9 @@ class Fetched:
 
     @property
     def oplog(self):
-        """Replay an oplog only when the signed manifest says the backup has one."""
-        if self.manifest is not None:
-            return self.manifest.oplog and self.restorable.has_oplog
-        return self.restorable.has_oplog
+        """Replay an oplog only when the signed manifest says the backup has one (never for a
+        backup trusted without one)."""
+        return self.manifest is not None and self.manifest.oplog and self.restorable.has_oplog
 
     @property
     def deployment(self):
@@ -54,44 +54,40 @@ class Fetched:
         )
 
 
-def check_room(settings, client, key, fmt, what, scratch_databases=False):
-    """Refuses a restore that would leave the work directory's file system short (the nightly
-    check's min_free_percent): what the format needs on disk, and with scratch_databases the
-    dump's size again (the drill's copy of the data, when the work directory is on the
-    database's volume). `what` names it in the refusal ("{}": what is on disk)."""
-    head = head_of_backup(client, settings.bucket, key)
-    meta = ObjectMeta.from_s3(head.get("Metadata"))
-    needed, on_disk = fmt.room(head["ContentLength"], meta.dump_bytes)
-    if scratch_databases:
-        needed += meta.dump_bytes or 0
-    check_free_space(settings, needed, what.format(on_disk))
-
-
-def fetch(settings, client, key, fmt, scratch, allow_unsigned=False, accept=None):
+def fetch(settings, client, key, fmt, scratch, allow_unsigned=False, accept=None, room=None):
     """The backup at key, trusted through its signed manifest (or, with allow_unsigned, its
-    metadata when it has none), downloaded into scratch with the sha256 of its stored bytes
-    checked as they pass (decrypted with this host's age identity when encrypted), accepted
+    metadata when it has none and may be trusted so), then: room for it checked (room: (what, with
+    the scratch databases too), the sizes the manifest says), the exact version HEADed
+    downloaded into scratch (decrypted with this host's age identity when encrypted), no byte
+    more than the manifest's size taken, its sha256 checked as the bytes pass, accepted
     (accept(fetched) raises to refuse it before any more work) and readied by its format (a
     tar.gz unpacked, an archive read through). Raises BackupError naming what is wrong."""
     began = time.monotonic()
     head = head_of_backup(client, settings.bucket, key)
     meta = ObjectMeta.from_s3(head.get("Metadata"))
     backup_key = backup_key_of(settings, key, meta)
-    manifest = trusted_manifest(settings, client, backup_key, allow_unsigned)
+    manifest = trusted_manifest(settings, client, backup_key, allow_unsigned, head.get("LastModified"))
+    if manifest is not None and key == latest_key(settings):
+        refuse_rolled_back(settings, key, manifest)
     expected_sha256, expected_size = (manifest.sha256, manifest.size) if manifest else (meta.sha256, meta.size)
     if not expected_sha256:
         raise BackupError(f"{key} has no sha256 in its metadata: it was not written by a finished backup")
+    if room:
+        what, scratch_databases = room
+        dump_bytes = manifest.dump_bytes if manifest else meta.dump_bytes
+        needed, on_disk = fmt.room(expected_size or head["ContentLength"], dump_bytes)
+        check_free_space(settings, needed + ((dump_bytes or 0) if scratch_databases else 0), what.format(on_disk))
     identities = read_identities(settings.age_identity) if is_encrypted(key) else None
     path = os.path.join(scratch, f"download.{fmt.extension}")
-    digest, size, failure = download(client, settings.bucket, key, path, identities)
+    digest, size, undecrypted = download(client, settings.bucket, key, head, path, identities, expected_size, manifest)
     if digest != expected_sha256 or (expected_size is not None and size != expected_size):
-        source = "its signed manifest" if manifest else "its metadata"
-        raise BackupError(
-            f"{key} is damaged or not the backup it claims to be: sha256 {digest} and size {size} differ from "
-            f"the recorded {expected_sha256} and {expected_size} ({source}); nothing was restored"
+        raise damaged(
+            key,
+            manifest,
+            f"sha256 {digest} and size {size} differ from the recorded {expected_sha256} and {expected_size}",
         )
-    if failure is not None:
-        raise failure
+    if undecrypted is not None:  # the stored bytes are right: this host is not one of its recipients
+        raise damaged(key, manifest, f"it does not decrypt with this host's age identity ({undecrypted})")
     LOG.info(
         "downloaded %s: %d bytes, sha256 matches %s", key, size, "its signed manifest" if manifest else "its metadata"
     )
@@ -103,15 +99,40 @@ def fetch(settings, client, key, fmt, scratch, allow_unsigned=False, accept=None
     return fetched
 
 
-def download(client, bucket, key, path, identities=None):
-    """Writes the object at key to path (its plaintext, when identities decrypt it); returns
-    (sha256, size) of the stored bytes, hashed as they arrived. Bytes that will not decrypt are
-    hashed to their end all the same: (sha256, size, the decryption's failure) then, so that a
-    backup that is not the one its manifest names is called that, not a key problem."""
-    body = client.get_object(Bucket=bucket, Key=key)["Body"]
-    stored = HashingReader(body)
+def damaged(key, manifest, why):
+    source = "its signed manifest" if manifest else "its metadata"
+    return BackupError(f"{key} is damaged or not the backup it claims to be: {why} ({source}); nothing was restored")
+
+
+def refuse_rolled_back(settings, key, manifest):
+    """latest must not be older than this host's own last good backup (the state file, which no
+    one but root here writes): someone holding a host's S3 keys can copy an older, genuine backup
+    over latest, and every signature still checks out."""
+    last = (read_state(settings).get("last_success") or {}).get("name")
+    if last and last > manifest.name:
+        raise BackupError(
+            f"{key} copies {manifest.name}, older than this host's last good backup {last}: latest was rolled "
+            f"back; restore {last} by its key (or {manifest.name} by its own key, if that is the one wanted)"
+        )
+
+
+def download(client, bucket, key, head, path, identities=None, expected_size=None, manifest=None):
+    """Writes the version `head` describes of the object at key to path (its plaintext, when
+    identities decrypt it); returns (sha256, size) of the stored bytes, hashed as they arrived,
+    and the decryption's failure (None: none), after which the rest is still hashed, so the
+    caller can tell altered bytes from a host that is not a recipient. An object of another
+    size than expected is refused before a byte is written, and the download stops past it: a
+    swapped object must not fill the work directory."""
+    version = head.get("VersionId")
+    if expected_size is not None and head["ContentLength"] != expected_size:  # not one GET of it
+        raise damaged(key, manifest, f"its size {head['ContentLength']} differs from the recorded {expected_size}")
+    obj = client.get_object(Bucket=bucket, Key=key, **({"VersionId": version} if version and version != "null" else {}))
+    if expected_size is not None and obj["ContentLength"] != expected_size:
+        obj["Body"].close()
+        raise damaged(key, manifest, f"its size {obj['ContentLength']} differs from the recorded {expected_size}")
+    stored = HashingReader(obj["Body"], limit=expected_size)
     source = AgeReader(stored, identities) if identities else stored
-    failure = None
+    undecrypted = None
     try:
         with open(path, "wb") as out:
             for chunk in iter(lambda: source.read(CHUNK), b""):
@@ -119,12 +140,14 @@ def download(client, bucket, key, path, identities=None):
     except BackupError as exc:
         if not identities:
             raise
-        failure = exc
+        undecrypted = exc
     finally:
         if identities:
             source.close()
-    stored.drain()  # what age left unread (nothing, in a whole stream) is still hashed
-    return stored.sha256.hexdigest(), stored.size, failure
+    if identities:
+        stored.drain()  # what age left unread (all of it, after a failure) is still hashed
+        obj["Body"].close()
+    return stored.sha256.hexdigest(), stored.size, undecrypted
 
 
 def check_deployment(settings, fetched, allowed):
@@ -139,8 +162,16 @@ def check_deployment(settings, fetched, allowed):
         )
 
 
-# Never restored, whatever an archive holds: admin (users and roles), config, local.
+# Never restored, whatever an archive holds: admin (users and roles), config, local. Only the
+# private users archive (users_prefix), signed like every backup, brings admin back: it is what
+# it is for.
 PRIVATE_EXCLUDED = [f"--nsExclude={db}.*" for db in PRIVATE_DATABASES]
+USERS_EXCLUDED = [f"--nsExclude={db}.*" for db in PRIVATE_DATABASES if db != "admin"]
+
+
+def excluded(settings, key):
+    users = bool(settings.users_prefix) and key.startswith(settings.users_prefix)
+    return USERS_EXCLUDED if users else PRIVATE_EXCLUDED
 
 
 def restore_into(settings, fetched, login=(None, None), drop=False, extra=(), oplog_replay=None):
@@ -148,6 +179,6 @@ def restore_into(settings, fetched, login=(None, None), drop=False, extra=(), op
     databases, validators bypassed (a --drop restore into a stricter validator must not lose
     documents), the oplog replayed only when the manifest says so (oplog_replay=False: never).
     Returns the documents restored."""
-    args = [*PRIVATE_EXCLUDED, "--bypassDocumentValidation", *extra]
+    args = [*excluded(settings, fetched.key), "--bypassDocumentValidation", *extra]
     replay = fetched.oplog if oplog_replay is None else oplog_replay
     return run_mongorestore(settings, fetched.restorable.source_args, login, drop, replay, args)

@@ -11,7 +11,7 @@ gone), whatever happened, the marker last.
 
 import logging
 
-from ..base.errors import BackupError
+from ..base.errors import BackupError, Ending
 
 LOG = logging.getLogger(__name__)
 
@@ -95,17 +95,28 @@ def read_restored(reader, targets):
 
 
 def drop_scratch(reader, writer, claimed):
-    """Drops every scratch database this drill claimed; never raises. Returns what is left."""
-    problems = []
+    """Drops every scratch database this drill claimed; returns what is left. Raises nothing
+    but an ending signal that came meanwhile, once every database had its attempt."""
+    problems, ending = [], None
+
+    def attempt(target):
+        try:
+            return drop_database(reader, writer, target)
+        except Exception as exc:  # noqa: BLE001 - every scratch database gets its attempt
+            return [f"scratch database {target} could not be dropped: {type(exc).__name__}: {exc}"]
+
     for target in claimed:
         try:
-            problems += drop_database(reader, writer, target)
-        except Exception as exc:  # noqa: BLE001 - every scratch database gets its attempt
-            problems.append(f"scratch database {target} could not be dropped: {type(exc).__name__}: {exc}")
+            problems += attempt(target)
+        except Ending as exc:  # production data must not stay in scratch: finish, then end
+            ending = ending or exc
+            problems += attempt(target)  # again, now that signals are ignored
     for problem in problems:
         LOG.error("restore drill: %s", problem)
     if claimed and not problems:
         LOG.info("dropped the scratch database(s) %s", ", ".join(claimed))
+    if ending is not None:
+        raise ending
     return problems
 
 

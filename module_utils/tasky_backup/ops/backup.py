@@ -15,6 +15,7 @@ from ..base.progress import Progress
 from ..base.results import Result
 from ..base.settings import encrypted, public_host_name
 from ..base.signatures import sign
+from ..base.state import read_state
 from ..formats.age import AgeWriter, parse_recipients
 from ..formats.gzip import compress_threads
 from ..formats.registry import named
@@ -81,6 +82,28 @@ class NotPromoted(BackupError):
     much against latest, or its dump was found damaged."""
 
 
+def check_bucket(settings, client):
+    try:
+        client.head_bucket(Bucket=settings.bucket)
+    except Exception as exc:  # noqa: BLE001 - any failure here means: do not start
+        raise BackupError(f"S3 bucket {settings.bucket} is not reachable: {exc}") from None
+
+
+def lock_written(run):
+    """Object Lock (object_lock_days) on every version the run wrote, once all are verified."""
+    settings, versions = run.settings, run.rollback.versions
+    if any(version is None for _key, version in versions):
+        raise BackupError("object_lock_days is set, but the bucket keeps no versions: nothing can be locked")
+    lock_versions(
+        run.client,
+        settings.bucket,
+        versions,
+        settings.object_lock_mode,
+        settings.object_lock_days,
+        settings.s3_patience_s,
+    )
+
+
 def take_backup(settings, now=None, client=None, accept_shrink=False):
     """One whole backup run under the lock: a BackupResult, or Skipped; raises BackupError
     (NotPromoted when the backup is kept but not made latest)."""
@@ -100,10 +123,7 @@ def _take_backup(settings, now, client, accept_shrink):
     )
     if settings.public_plaintext and not recipients:
         LOG.warning("public_plaintext: this backup is published UNENCRYPTED; anyone who knows the bucket can read it")
-    try:
-        client.head_bucket(Bucket=settings.bucket)
-    except Exception as exc:  # noqa: BLE001 - any failure here means: do not start
-        raise BackupError(f"S3 bucket {settings.bucket} is not reachable: {exc}") from None
+    check_bucket(settings, client)
     answer = ask_server(settings)
     if not answer.chosen:
         LOG.info("skipped: %s", answer.reason)
@@ -111,6 +131,7 @@ def _take_backup(settings, now, client, accept_shrink):
     LOG.info("%s; databases: %s", answer.reason, ", ".join(answer.databases) or "(none)")
     if not answer.databases and not settings.oplog:
         raise BackupError("there is no database to back up (databases is empty and the server has none)")
+    sign(settings.ssh_keygen_path, settings.signing_key, b"tasky-backup: can this host sign?")  # before any work
     baseline, chain = before_this_run(settings, client)
     meta = ObjectMeta(name=names.name, format=fmt.name, deployment=settings.deployment or alias, host=alias)
     LOG.info("compressing on %d thread(s), gzip level %d", compress_threads(settings), settings.compress_level)
@@ -120,21 +141,15 @@ def _take_backup(settings, now, client, accept_shrink):
             uploaded, lines, manifest = store(run, dump, baseline, chain, accept_shrink)
             users_key = store_users(run, dump) if settings.users_prefix else None
             if settings.object_lock_days:
-                versions = [(key, version) for key, version in run.rollback.versions if version]
-                lock_versions(
-                    client,
-                    settings.bucket,
-                    versions,
-                    settings.object_lock_mode,
-                    settings.object_lock_days,
-                    settings.s3_patience_s,
-                )
+                lock_written(run)
         except NotPromoted:
             raise
         except BaseException:
             run.rollback.undo()
             raise
     retire_other_latests(settings, client, names.latest_key)
+    if baseline is not None and baseline.key != names.key:
+        retire_manifest(settings, client, baseline.key)
     return BackupResult(
         name=names.name,
         format=fmt.name,
@@ -152,7 +167,7 @@ def _take_backup(settings, now, client, accept_shrink):
         progress=[*dump.progress_lines, *lines],
         users_key=users_key,
         facts=dump.facts,
-        encrypted_to=list(settings.age_recipients),
+        encrypted_to=[public_key(r) for r in settings.age_recipients],
         manifest=manifest.key + ".json",
     )
 
@@ -188,6 +203,10 @@ def store(run, dump, baseline, chain, accept_shrink):
     if refusal:
         LOG.warning("accept_shrink: made latest although %s", refusal)
     publish(settings, run.client, uploaded, names, run.rollback)
+    # latest never expires, so neither may the manifest that vouches for it.
+    for key, version in list(run.rollback.versions):
+        if key in (manifest_key(names.key), signature_key(names.key)):
+            set_retention(run.client, settings.bucket, key, version, False, settings.s3_patience_s)
     return uploaded, lines, manifest
 
 
@@ -205,18 +224,27 @@ def store_users(run, dump):
 
 
 def before_this_run(settings, client):
-    """(the trusted manifest of what latest holds now, or None; the chain link to the newest
-    backup's manifest): what the shrink check and the new manifest compare with."""
+    """(the trusted manifest of the backup latest holds now, or None; the chain link to the
+    newest backup's manifest): what the shrink check and the new manifest compare with. The
+    backup latest holds is this host's own last good one (the state file, which only root here
+    writes), else what latest's metadata names; nothing found there is fatal."""
     listing = list_keys(settings, client)
     baseline = None
-    if latest_key(settings) in listing:
-        head = client.head_object(Bucket=settings.bucket, Key=latest_key(settings))
-        key = backup_key_of(settings, latest_key(settings), ObjectMeta.from_s3(head.get("Metadata")))
-        try:
+    try:
+        key = (read_state(settings).get("last_success") or {}).get("key")
+        if not key and latest_key(settings) in listing:
+            head = client.head_object(Bucket=settings.bucket, Key=latest_key(settings))
+            key = backup_key_of(settings, latest_key(settings), ObjectMeta.from_s3(head.get("Metadata")))
+        if key:
             baseline = trusted_manifest(settings, client, key, allow_unsigned=True)
-        except BackupError as exc:
-            LOG.warning("the shrink check has nothing to compare with: %s", exc)
+    except Exception as exc:  # noqa: BLE001 - a backup is never stopped by what is beside it
+        LOG.warning("the shrink check has nothing to compare with: %s", exc)
     return baseline, chain_link(settings, client, listing)
+
+
+def public_key(recipient):
+    """A recipient as it may be published: an SSH key without its comment (user@laptop)."""
+    return " ".join(recipient.split()[:2]) if recipient.startswith("ssh-") else recipient.strip()
 
 
 def manifest_of(settings, names, uploaded, dump, meta, chain):
@@ -228,7 +256,7 @@ def manifest_of(settings, names, uploaded, dump, meta, chain):
         backup_format=meta.format,
         size=uploaded.size,
         sha256=uploaded.sha256,
-        encrypted_to=list(settings.age_recipients),
+        encrypted_to=[public_key(r) for r in settings.age_recipients],
         host=meta.host,
         deployment=meta.deployment,
         dump_bytes=dump.dump_bytes,
@@ -289,10 +317,19 @@ def publish(settings, client, uploaded, names, rollback):
     bucket, patience = settings.bucket, settings.s3_patience_s
     source = source_of(bucket, uploaded.key, uploaded.version)
     for target, expires in ((names.daily_key, True), (names.latest_key, False)):
-        copied = server_side_copy(client, bucket, source, target, uploaded.meta, patience, expires)
+        copied = server_side_copy(client, bucket, source, target, uploaded.meta, patience, expires, uploaded.size)
         rollback.add(target, copied)
         set_retention(client, bucket, target, copied, expires, patience)
         LOG.info("copied to s3://%s/%s", bucket, target)
+
+
+def retire_manifest(settings, client, key):
+    """The manifest of the backup latest held before now expires with that backup. Best-effort."""
+    for each in (manifest_key(key), signature_key(key)):
+        try:
+            retire(client, settings.bucket, each, settings.s3_patience_s)
+        except Exception as exc:  # noqa: BLE001 - best-effort by design
+            LOG.warning("could not tag %s to expire: %s", each, exc)
 
 
 def retire_other_latests(settings, client, current):

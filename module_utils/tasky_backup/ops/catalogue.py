@@ -11,6 +11,7 @@ as catalogue_error and counted in the CatalogueFailures metric, and the backup s
 """
 
 import dataclasses
+import hashlib
 import json
 import logging
 
@@ -20,7 +21,7 @@ from ..base.results import Result
 from ..s3.client import s3_client
 from ..s3.keys import public_url
 from ..s3.listing import in_parallel, scan
-from ..s3.manifest import manifest_key, read_record, signature_key, trusted_manifest
+from ..s3.manifest import manifest_key, read_record, verified
 from .page import INDEX_JSON, render_html
 
 LOG = logging.getLogger(__name__)
@@ -40,16 +41,20 @@ class CatalogueResult(Result):
     generated_at: str
 
 
-def signature_of(settings, client, key, keys):
-    """ "good" when the backup's manifest is signed by the host it names (allowed_signers),
-    "none" without a signed manifest, else why it is refused."""
-    if manifest_key(key) not in keys or signature_key(key) not in keys:
-        return "none"
+def record_of(settings, client, key, keys):
+    """(what the backup's manifest says, as a dict, or None; "good" when its signature checks
+    out, "none" without a manifest, else why it is refused): the facts shown are those of the
+    very bytes whose signature was checked. A backup from before manifests shows its unsigned
+    sidecar's facts."""
+    if manifest_key(key) not in keys:
+        return None, "none"
     try:
-        trusted_manifest(settings, client, key)
-        return "good"
+        manifest, raw = verified(settings, client, key)
     except Exception as exc:  # noqa: BLE001 - shown on the page, never raised
-        return f"refused: {exc}"
+        return None, f"refused: {exc}"
+    if manifest is None:
+        return read_record(settings, client, key), "none"
+    return {**dataclasses.asdict(manifest), "manifest_sha256": hashlib.sha256(raw).hexdigest()}, "good"
 
 
 def chain_gaps(entries, records):
@@ -70,16 +75,16 @@ def chain_gaps(entries, records):
 def build_catalogue(settings, client, now):
     """The catalogue as a dict (what index.json holds), from one listing of the bucket."""
     backups, aliases, keys = scan(settings, client)
-    with_record = [b for b in backups if manifest_key(b["key"]) in keys]
-    read = in_parallel(lambda b: read_record(settings, client, b["key"]), with_record)
-    records = {b["key"]: record for b, record in zip(with_record, read)}
-    signatures = in_parallel(lambda b: signature_of(settings, client, b["key"], keys), backups)
+    found = in_parallel(lambda b: record_of(settings, client, b["key"], keys), backups)
+    records = {b["key"]: record for b, (record, _signature) in zip(backups, found)}
     entries = []
-    for backup, signature in zip(backups, signatures):
-        record = records.get(backup["key"]) or {}
+    for backup, (record, signature) in zip(backups, found):
+        record = record or {}
         entry = {k: backup[k] for k in ("key", "name", "format", "url", "size", "sha256", "created", "last_modified")}
         entry.update(
-            host=record.get("host") or backup["host"],
+            # Signed, the host's public alias; else what earlier releases recorded may be an
+            # internal name: not shown.
+            host=record.get("host") if signature == "good" else "",
             deployment=backup["deployment"],
             dump_bytes=record.get("dump_bytes", backup["dump_bytes"]),
             facts_recorded=bool(record),

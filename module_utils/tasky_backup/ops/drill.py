@@ -31,7 +31,7 @@ from ..base.lock import Lock
 from ..base.results import Result
 from ..base.settings import PRIVATE_DATABASES
 from ..formats.registry import for_key
-from ..formats.restore_into import check_room, fetch, restore_into
+from ..formats.restore_into import fetch, restore_into
 from ..mongo.compare import compare, expected_of
 from ..mongo.scratch import check_names, claim, drop_scratch, ns_args, read_restored, scratch_name
 from ..mongo.server import connect, credentials_password, writable_here
@@ -122,8 +122,6 @@ def drill(settings, request, client=None):
                 LOG.info("restore drill skipped: %s", reason)
                 return DrillSkipped(reason, key, socket.gethostname(), utc_now_text())
             fmt = for_key(key)
-            what = "the restore drill ({}, and the scratch databases)"
-            check_room(settings, client, key, fmt, what, scratch_databases=True)
             with scratch_dir(settings.work_dir, "restore-drill-") as scratch:
                 result = _drill(settings, client, key, fmt, scratch, (reader, writer), login, request.allow_unsigned)
     result.duration_s = round(time.monotonic() - started, 3)
@@ -133,7 +131,8 @@ def drill(settings, request, client=None):
 def _drill(settings, client, key, fmt, scratch, clients, login, allow_unsigned):
     host = socket.gethostname()
     LOG.info("restore drill of %s started on %s", key, host)
-    fetched = fetch(settings, client, key, fmt, scratch, allow_unsigned)
+    room = ("the restore drill ({}, and the scratch databases)", True)
+    fetched = fetch(settings, client, key, fmt, scratch, allow_unsigned, room=room)
     backup_key, download_s = fetched.backup_key, fetched.seconds
     # What the dump held: the signed manifest's record (an earlier release's sidecar only with
     # allow_unsigned).

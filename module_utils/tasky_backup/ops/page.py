@@ -93,7 +93,10 @@ def recipe(catalogue, newest):
         ]
     else:
         lines.append(f"curl -fO {url}")
-    lines.append(f"echo '{newest['sha256']}  {name}' | sha256sum -c -")
+    if newest.get("signature") == "good":  # the sha256 the signed manifest names, not this page's
+        lines.append(f'echo "$(jq -r .sha256 {name}.json)  {name}" | sha256sum -c -')
+    else:
+        lines.append(f"echo '{newest['sha256']}  {name}' | sha256sum -c -")
     note = [
         "# into the MongoDB server on this machine (change --host); asks for the password;",
         "# add --drop to replace collections that exist",

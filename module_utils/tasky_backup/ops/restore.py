@@ -12,7 +12,7 @@ from ..base.files import private_dir, scratch_dir
 from ..base.lock import Lock
 from ..base.results import Result
 from ..formats.registry import for_key
-from ..formats.restore_into import check_deployment, check_room, fetch, restore_into
+from ..formats.restore_into import check_deployment, fetch, restore_into
 from ..s3.client import s3_client
 from ..s3.keys import resolve_key
 
@@ -43,10 +43,9 @@ def restore_backup(settings, request, client=None):
     fmt = for_key(key)
     with Lock(settings.lock_file):
         private_dir(settings.work_dir)
-        # The download (and a tar.gz's unpacked dump) land in the work directory, often on the
-        # database's own volume: refuse rather than fill it.
-        check_room(settings, client, key, fmt, "the restore ({})")
         with scratch_dir(settings.work_dir, "restore-") as scratch:
+            # The download (and a tar.gz's unpacked dump) land in the work directory, often on
+            # the database's own volume: refused, before a byte is written, rather than fill it.
             fetched = fetch(
                 settings,
                 client,
@@ -55,6 +54,7 @@ def restore_backup(settings, request, client=None):
                 scratch,
                 request.allow_unsigned,
                 lambda found: check_deployment(settings, found, request.allow_other_deployment),
+                room=("the restore ({})", False),
             )
             how = "mongorestore --archive --gzip" if fmt.name == "archive" else "mongorestore"
             LOG.info("restoring %s (%s) with %s%s", key, fetched.backup_key, how, " --drop" if request.drop else "")

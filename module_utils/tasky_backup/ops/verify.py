@@ -43,23 +43,29 @@ def verify_backup(settings, request, client=None):
     meta = ObjectMeta.from_s3(obj.get("Metadata"))
     problems, manifest = [], None
     try:
-        manifest = trusted_manifest(settings, client, backup_key_of(settings, key, meta), request.allow_unsigned)
+        manifest = trusted_manifest(
+            settings, client, backup_key_of(settings, key, meta), request.allow_unsigned, obj.get("LastModified")
+        )
     except BackupError as exc:
         problems.append(str(exc))
     recorded_sha256, recorded_size = (manifest.sha256, manifest.size) if manifest else (meta.sha256, meta.size)
     stored = HashingReader(obj["Body"])
-    reading, identities = None, identities_for(settings, key)
+    reading, identities, undecrypted = None, identities_for(settings, key), None
     if not is_encrypted(key) or identities:
         plain = AgeReader(stored, identities) if identities else stored
         try:
             reading = fmt.read_through(key, plain, public=key.startswith(settings.prefix))
         except BackupError as exc:
-            problems.append(str(exc))
+            undecrypted = exc if identities and plain.failed else None
+            if undecrypted is None:
+                problems.append(str(exc))
         finally:
             if identities:
                 plain.close()
     stored.drain()
     sha256 = stored.sha256.hexdigest()
+    if undecrypted is not None and sha256 != recorded_sha256:
+        problems.append(str(undecrypted))  # not what was stored: the sha256 below says so too
     if recorded_sha256 and recorded_sha256 != sha256:
         problems.append(f"sha256 {sha256} differs from the recorded {recorded_sha256}")
     if recorded_size is not None and recorded_size != stored.size:

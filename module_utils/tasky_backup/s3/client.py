@@ -8,7 +8,8 @@ def s3_client(settings):
         settings,
         "s3",
         settings.endpoint_url,
-        retries={"mode": "standard", "max_attempts": settings.retries},
+        # total_max_attempts counts the first call; botocore's max_attempts would add one more.
+        retries={"mode": "standard", "total_max_attempts": settings.retries},
         connect_timeout=10,
         read_timeout=60,
     )

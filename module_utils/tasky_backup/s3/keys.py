@@ -72,6 +72,10 @@ def kind_of(prefix, key):
     None (the catalogue, sidecars, anything else under the prefix)."""
     name = key[len(prefix) :] if key.startswith(prefix) else ""
     if BACKUP_NAME.match(name):
+        try:
+            created_of(name)
+        except ValueError:  # mongodb-backup-20251399-...: not a time, not a backup
+            return None
         return "backup"
     if ALIAS_NAME.match(name):
         return "alias"

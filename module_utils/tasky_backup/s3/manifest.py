@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 
+from ..base.clock import parse_utc
 from ..base.errors import BackupError
 from ..base.signatures import UntrustedSignature, verify
 from .retry import is_missing
@@ -27,6 +28,9 @@ LOG = logging.getLogger(__name__)
 FORMAT = 2  # 1: the unsigned sidecar of earlier releases
 SUFFIX = ".json"
 SIGNATURE_SUFFIX = ".json.sig"
+# A manifest or signature bigger than this is not one: refused unread (a planted 5 GB ".json"
+# must not be read into the database host's memory).
+MAX_BYTES = 4 << 20
 
 
 def manifest_key(key):
@@ -94,33 +98,34 @@ def well_formed(record):
     )
 
 
-def fetch(client, bucket, key):
-    """The body of key, or None when there is none."""
+def fetch(client, bucket, key, limit=MAX_BYTES):
+    """The body of key (at most limit bytes), or None when there is none."""
     from botocore.exceptions import ClientError
 
     try:
-        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        obj = client.get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         if is_missing(exc):
             return None
         raise
+    if obj.get("ContentLength", 0) > limit:
+        obj["Body"].close()
+        raise BackupError(f"{key} holds {obj['ContentLength']} bytes: not a manifest this engine writes")
+    return obj["Body"].read(limit + 1)[:limit]
 
 
-def trusted_manifest(settings, client, key, allow_unsigned=False):
-    """The manifest of the backup at key, its signature checked against allowed_signers: a
-    Manifest; with allow_unsigned, None for a backup that has none (the caller then trusts the
-    object's metadata, as earlier releases did). Raises BackupError naming what is wrong:
-    no manifest, not one this engine writes, an unknown signer, a bad signature."""
+def verified(settings, client, key):
+    """(Manifest, its bytes) of the backup at key, its signature checked against allowed_signers;
+    (None, None) when it has no manifest and no signature at all. Raises BackupError naming what
+    is wrong: only one of the two there, not a manifest this engine writes, one describing
+    another backup, an unknown signer, another host's key, a bad signature."""
     raw = fetch(client, settings.bucket, manifest_key(key))
     signature = fetch(client, settings.bucket, signature_key(key))
+    if signature is None and (raw is None or earlier_sidecar(raw)):
+        return None, None  # a backup from before manifests (its sidecar said what it held)
     if raw is None or signature is None:
-        if allow_unsigned:
-            LOG.warning("%s has no signed manifest; trusted on its metadata alone (allow_unsigned)", key)
-            return None
-        what = "no manifest" if raw is None else "an unsigned manifest"
-        raise BackupError(
-            f"{key} has {what}: it cannot be trusted (allow_unsigned accepts a backup from before manifests)"
-        )
+        what = f"a signature but no manifest ({manifest_key(key)} is gone)" if raw is None else "an unsigned manifest"
+        raise BackupError(f"{key} has {what}: it cannot be trusted (treat it as tampered with)")
     manifest = Manifest.from_bytes(raw, key)
     if manifest.key != key:
         raise BackupError(f"the manifest at {manifest_key(key)} describes {manifest.key}, not {key}: refused")
@@ -128,8 +133,55 @@ def trusted_manifest(settings, client, key, allow_unsigned=False):
         verify(settings.ssh_keygen_path, settings.allowed_signers, manifest.host, raw, signature)
     except UntrustedSignature as exc:
         raise BackupError(f"the manifest of {key} is refused: {exc}") from None
-    LOG.info("the manifest of %s is signed by %s, as allowed_signers says", key, manifest.host)
-    return manifest
+    return manifest, raw
+
+
+def earlier_sidecar(raw):
+    """Whether raw is the unsigned sidecar (format 1) an earlier release wrote at <key>.json."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and record.get("format") == 1
+
+
+def trusted_manifest(settings, client, key, allow_unsigned=False, stored_at=None):
+    """The manifest of the backup at key, its signature checked against allowed_signers. With
+    allow_unsigned, None for a backup of the public prefix that has neither manifest nor
+    signature and was taken before the deployment began signing (settings.signed_since): by its
+    name and by `stored_at`, the LastModified S3 gave the object read (which no writer chooses).
+    The caller then trusts the object's own metadata, as earlier releases did."""
+    manifest, _raw = verified(settings, client, key)
+    if manifest is not None:
+        LOG.info("the manifest of %s is signed by %s, as allowed_signers says", key, manifest.host)
+        return manifest
+    refusal = unsigned_refusal(settings, key, stored_at)
+    if refusal or not allow_unsigned:
+        hint = refusal or (
+            f"allow_unsigned accepts a backup taken before {settings.signed_since}, from before signed manifests"
+        )
+        raise BackupError(f"{key} has no manifest: it cannot be trusted ({hint})")
+    LOG.warning("%s has no signed manifest; trusted on its metadata alone (allow_unsigned)", key)
+    return None
+
+
+def unsigned_refusal(settings, key, stored_at=None):
+    """Why a backup without manifest can never be trusted, or None: it may be one taken before
+    manifests, named and stored before settings.signed_since, under the public prefix."""
+    from .keys import BACKUP_NAME, created_of
+
+    tampered = ": treat it as tampered with"
+    if settings.users_prefix and key.startswith(settings.users_prefix):
+        return "the users archive always has one" + tampered
+    if not settings.signed_since:
+        return "signed_since is not set, so nothing without one is accepted" + tampered
+    name = key[len(settings.prefix) :] if key.startswith(settings.prefix) else ""
+    if not BACKUP_NAME.match(name):
+        return "only a timestamped backup from before signed manifests may lack one" + tampered
+    since = parse_utc(settings.signed_since)
+    if parse_utc(created_of(name)) >= since or (stored_at is not None and stored_at >= since):
+        return f"it was taken or stored after signing began ({settings.signed_since})" + tampered
+    return None
 
 
 def read_record(settings, client, key):
@@ -151,18 +203,31 @@ def read_record(settings, client, key):
     return {**record, "manifest_sha256": hashlib.sha256(raw).hexdigest()}
 
 
-def chain_link(settings, client, listing=None):
-    """{"key", "manifest_sha256"} of the newest backup under the prefix that has a manifest (what
-    the next manifest chains to), or None."""
-    from .keys import kind_of
+def chain_link(settings, client, listing=None, now=None):
+    """{"key", "manifest_sha256"} of the newest backup under the prefix whose manifest checks out
+    (what the next manifest chains to), or None. Names from the future (planted) and anything
+    unreadable are passed over, never fatal: a backup must not fail because of what someone put
+    beside it."""
+    import datetime
 
+    from .keys import BACKUP_NAME, created_of, kind_of
+
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    horizon = (now + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     keys = set(listing if listing is not None else list_keys(settings, client))
     backups = sorted(
         (k for k in keys if kind_of(settings.prefix, k) == "backup" and manifest_key(k) in keys), reverse=True
     )
-    for key in backups:
-        raw = fetch(client, settings.bucket, manifest_key(key))
-        if raw is not None:
+    for key in backups[:20]:
+        name = key[len(settings.prefix) :]
+        if not BACKUP_NAME.match(name) or created_of(name) > horizon:
+            continue
+        try:
+            manifest, raw = verified(settings, client, key)
+        except Exception as exc:  # noqa: BLE001 - passed over, said
+            LOG.warning("the chain passes over %s: %s", key, exc)
+            continue
+        if manifest is not None:
             return {"key": key, "manifest_sha256": hashlib.sha256(raw).hexdigest()}
     return None
 

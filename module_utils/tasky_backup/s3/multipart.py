@@ -294,7 +294,7 @@ def upload_verified(settings, client, key, part_size, meta, rollback, produce, p
         writer.abort()
         raise
     meta = meta.but(sha256=sha256, size=size)
-    checked = record_checksum(client, bucket, key, version, meta, patience)
+    checked = record_checksum(client, bucket, key, version, meta, patience, size)
     rollback.add(key, checked)
     rollback.drop(key, version)  # the version without the checksum
     set_retention(client, bucket, key, checked, True, patience)

@@ -2,7 +2,6 @@
 records its checksum, its HEAD, and its download checked against what was recorded."""
 
 import functools
-import hashlib
 import logging
 
 from ..base.errors import BackupError
@@ -34,10 +33,12 @@ def source_of(bucket, key, version_id):
     return source
 
 
-def server_side_copy(client, bucket, source, key, meta, patience_s, expires):
+def server_side_copy(client, bucket, source, key, meta, patience_s, expires, size=None):
     """Copies inside S3 (no bytes through this host), setting the backup's metadata (ObjectMeta)
     and its retention tag (never the source's: a copy of a backup that may expire to
-    latest.tar.gz must not carry that tag, not even for a moment); returns the new version id."""
+    latest.tar.gz must not carry that tag, not even for a moment); returns the new version id:
+    the one CopyObject answered (below 5 GiB, on servers that answer it), not whatever is current
+    a moment later, which someone else may have written meanwhile."""
     from boto3.s3.transfer import TransferConfig
 
     extra = {
@@ -48,6 +49,24 @@ def server_side_copy(client, bucket, source, key, meta, patience_s, expires):
     }
     if expires:
         extra["Tagging"] = retention_tagging(True)
+    if size is not None and size < COPY_MULTIPART_THRESHOLD:
+        answer = patiently(
+            f"the copy to {key}",
+            lambda: client.copy_object(CopySource=source, Bucket=bucket, Key=key, **extra),
+            patience_s,
+        )
+        version = answer.get("VersionId")
+        if version:
+            return version if version != "null" else None
+        # Some S3 servers (Ceph RGW 16) answer CopyObject without x-amz-version-id: then HEAD,
+        # which must show the copy's ETag and metadata, not what someone wrote a moment later.
+        head = patiently(f"a look at {key}", lambda: client.head_object(Bucket=bucket, Key=key), patience_s)
+        copied = ((answer.get("CopyObjectResult") or {}).get("ETag") or "").strip('"')  # RGW: unquoted
+        found = ObjectMeta.from_s3(head.get("Metadata"))
+        if (head.get("ETag") or "").strip('"') != copied or (found.name, found.sha256) != (meta.name, meta.sha256):
+            raise BackupError(f"{key} changed right after this run copied to it: another writer is at work there")
+        version = head.get("VersionId")
+        return version if version and version != "null" else None
     patiently(
         f"the copy to {key}",
         lambda: client.copy(
@@ -79,12 +98,12 @@ def set_retention(client, bucket, key, version_id, expires, patience_s):
     patiently(f"the retention tag of {key}", lambda: call(Bucket=bucket, Key=key, **version), patience_s)
 
 
-def record_checksum(client, bucket, key, version_id, meta, patience_s):
+def record_checksum(client, bucket, key, version_id, meta, patience_s, size=None):
     """Puts sha256 and size into the object's metadata (known only once the upload ended) by a
     server-side copy of the object onto itself; returns the id of the version that holds them.
     The caller removes the version without them (Rollback.drop), so a versioned bucket keeps
     one version of each timestamped backup."""
-    return server_side_copy(client, bucket, source_of(bucket, key, version_id), key, meta, patience_s, True)
+    return server_side_copy(client, bucket, source_of(bucket, key, version_id), key, meta, patience_s, True, size)
 
 
 def head_of_backup(client, bucket, key):
@@ -97,28 +116,6 @@ def head_of_backup(client, bucket, key):
         if is_missing(exc):
             raise BackupError(f"there is no backup {key} in s3://{bucket}") from None
         raise
-
-
-def download_checked(client, bucket, key, path):
-    """Downloads key to path and checks it against the sha256 and size in its metadata; returns
-    its ObjectMeta."""
-    obj = client.get_object(Bucket=bucket, Key=key)
-    meta = ObjectMeta.from_s3(obj.get("Metadata"))
-    if not meta.sha256:
-        raise BackupError(f"{key} has no sha256 in its metadata: it was not written by a finished backup")
-    digest, size = hashlib.sha256(), 0
-    with open(path, "wb") as out:
-        for chunk in iter(lambda: obj["Body"].read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-    if digest.hexdigest() != meta.sha256 or size != (size if meta.size is None else meta.size):
-        raise BackupError(
-            f"{key} is damaged: sha256 {digest.hexdigest()} and size {size} differ from the recorded "
-            f"{meta.sha256} and {meta.size}; nothing was restored"
-        )
-    LOG.info("downloaded %s: %d bytes, sha256 matches the one recorded at backup time", key, size)
-    return meta
 
 
 def lock_versions(client, bucket, versions, mode, days, patience_s):

@@ -4,6 +4,7 @@ current again, so a failed run leaves daily-* and latest.tar.gz as they were).""
 
 import logging
 
+from ..base.errors import Ending
 from .retry import patiently
 
 LOG = logging.getLogger(__name__)
@@ -33,13 +34,25 @@ class Rollback:
         )
 
     def undo(self):
+        """Takes back every version, even when an ending signal comes meanwhile: that one is
+        raised once all are (the handler ignores any further signal)."""
+        ending = None
         for key, version_id in reversed(self.versions):
             if not version_id:
                 LOG.error("cannot take back s3://%s/%s: the bucket keeps no versions", self.bucket, key)
                 continue
             try:
-                self._delete(key, version_id)
-                LOG.info("took back s3://%s/%s (version %s) written by this failed run", self.bucket, key, version_id)
-            except Exception as exc:  # noqa: BLE001 - reported; the next run or an operator cleans up
-                LOG.error("could not take back s3://%s/%s version %s: %s", self.bucket, key, version_id, exc)
+                self._take_back(key, version_id)
+            except Ending as exc:
+                ending = ending or exc
+                self._take_back(key, version_id)  # again, now that signals are ignored
         self.versions.clear()
+        if ending is not None:
+            raise ending
+
+    def _take_back(self, key, version_id):
+        try:
+            self._delete(key, version_id)
+            LOG.info("took back s3://%s/%s (version %s) written by this failed run", self.bucket, key, version_id)
+        except Exception as exc:  # noqa: BLE001 - reported; the next run or an operator cleans up
+            LOG.error("could not take back s3://%s/%s version %s: %s", self.bucket, key, version_id, exc)

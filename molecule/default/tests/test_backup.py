@@ -172,11 +172,15 @@ def test_backup_downloaded_anonymously_restores_every_document(lab_host, seeded,
         mongo_admin.drop_database(target)
 
 
-def test_status_check_reports_the_last_backup(lab_host):
+def test_status_check_reports_the_last_backup(lab_host, seeded):
+    taken = lab_host.run("/opt/mongodb-backup/backup.sh")
+    assert taken.rc == 0, taken.stdout
+    key = json.loads(taken.stdout.strip().splitlines()[-1][len("SUMMARY ") :])["key"]
     result = lab_host.run("/opt/mongodb-backup/status-check.sh")
     assert result.rc == 0, result.stdout
     status = json.loads(result.stdout)
     assert status["s3_reachable"] and status["next_run"].endswith("T02:00:00Z")
+    assert status["key"] == key and status["age_hours"] < 1
 
 
 def test_module_ad_hoc_takes_a_backup(s3):
