@@ -22,7 +22,8 @@ cw_up() {
   fi
   answers && die "port $LAB_CW_PORT answers but is not this lab's moto server; set LAB_CW_PORT"
   mkdir -p "$LAB_DIR"
-  nohup "$LAB_ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$LAB_CW_PORT" >"$LAB_DIR/cloudwatch.log" 2>&1 &
+  # AWS's managed policies (AmazonSSMManagedInstanceCore, ...): moto attaches only those it knows.
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$LAB_ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$LAB_CW_PORT" >"$LAB_DIR/cloudwatch.log" 2>&1 &
   echo $! >"$PID_FILE"
   for i in $(seq 60); do
     answers && break

@@ -31,7 +31,7 @@ FERRETDB_SUM=h1:trrUU0LbmusMbyubhPS1IELncvrIwKrsRT2LW1UUWCw=
 FERRETDB_LAB_REVISION=lab1
 GO_MIN_MINOR=24 # FerretDB 1.24's go.mod asks for go 1.24
 # The Python packages the roles pip-install on the lab host (the mongodb role's pymongo, the
-# mongodb_backup role's pinned engine libraries): the lab host gets them as wheels from here,
+# mongodb_backup role's pinned engine libraries and theirs): the lab host gets them as wheels from here,
 # because PyPI's TLS does not verify from inside the lab container on these machines.
 host_python_packages() {
   "$LAB_ROOT/.venv/bin/python" - "$LAB_ROOT" <<'PY'
@@ -39,7 +39,8 @@ import sys, yaml
 root = sys.argv[1]
 mongodb = yaml.safe_load(open(f"{root}/roles/mongodb/defaults/main.yml"))
 backup = yaml.safe_load(open(f"{root}/roles/mongodb_backup/defaults/main.yml"))
-print("\n".join(sorted({f"pymongo=={mongodb['mongodb_pymongo_version']}", *backup["mongodb_backup_python_packages"]})))
+pins = {f"pymongo=={mongodb['mongodb_pymongo_version']}", *backup["mongodb_backup_python_packages"]}
+print("\n".join(sorted(pins | set(backup["mongodb_backup_python_dependencies"]))))
 PY
 }
 # ------------------------------------------------------------------------------------------------

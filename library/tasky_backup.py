@@ -101,6 +101,14 @@ options:
         replaced and the run fails saying why.
     type: bool
     default: false
+  accept_other_writer:
+    description:
+      - With O(state=backup), replace a latest that another host wrote (one that is not a member of
+        this host's replica set). Without it such a run fails before it dumps, naming both hosts;
+        two hosts backing up to one prefix would overwrite each other's latest and daily.
+      - For a host rebuilt under a new alias, once; else give each host its own prefix.
+    type: bool
+    default: false
   restore_user:
     description:
       - With O(state=restore), the MongoDB user that restores (needs the C(restore) role, or
@@ -433,6 +441,7 @@ ARGUMENTS = {
     "allow_other_deployment": {"type": "bool", "default": False},
     "allow_unsigned": {"type": "bool", "default": False},
     "accept_shrink": {"type": "bool", "default": False},
+    "accept_other_writer": {"type": "bool", "default": False},
     "restore_user": {"type": "str"},
     "restore_config": {"type": "path"},
     **{name: {"type": "str"} for name in ("bucket", "prefix", "endpoint_url", "region")},  # overrides

@@ -25,6 +25,9 @@ def arguments(argv):
         "--allow-unsigned", action="store_true", help="verify, restore, drill: a backup from before manifests"
     )
     parser.add_argument("--accept-shrink", action="store_true", help="backup: made latest even if it shrank")
+    parser.add_argument(
+        "--accept-other-writer", action="store_true", help="backup: replace a latest another host wrote"
+    )
     parser.add_argument("--check", action="store_true", help="say what would be done, change nothing")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
     return parser.parse_args(argv)

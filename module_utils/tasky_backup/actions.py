@@ -36,6 +36,7 @@ class Request:
     allow_other_deployment: bool = False
     allow_unsigned: bool = False  # verify, restore, drill: a backup from before signed manifests
     accept_shrink: bool = False  # backup: make latest even when it shrank or its dump is damaged
+    accept_other_writer: bool = False  # backup: replace a latest another host wrote
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Action:
 
 
 def backup_then_catalogue(settings, request):
-    result = take_backup(settings, accept_shrink=request.accept_shrink)
+    result = take_backup(settings, accept_shrink=request.accept_shrink, accept_other_writer=request.accept_other_writer)
     if result.status == "success":
         catalogue_after_backup(settings, result)  # never raises: the backup is good already
     return result

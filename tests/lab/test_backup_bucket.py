@@ -95,6 +95,7 @@ def test_check_mode_reports_the_difference_and_creates_nothing(s3, bucket_name):
     [
         ({"backup_bucket_name": "Bad_Bucket"}, "backup_bucket_name"),
         ({"backup_bucket_name": "ab"}, "backup_bucket_name"),
+        ({"backup_bucket_name": "tasky.dotted.backups"}, "has a dot and backup_bucket_public_read is on"),
         ({"backup_bucket_endpoint_url": "", "backup_bucket_region": "mars-north-1"}, "backup_bucket_region"),
         ({"backup_bucket_expiration_days": 0}, "backup_bucket_expiration_days"),
         ({"backup_bucket_noncurrent_expiration_days": -1}, "backup_bucket_noncurrent_expiration_days"),

@@ -25,7 +25,6 @@ LOG_GROUP = "/aws/ec2/mongodb"
 LOG_FILES = {
     "/var/log/mongodb-backup.log": "{instance_id}/backup",
     "/var/log/mongodb/mongod.log": "{instance_id}/mongod",
-    "/var/log/user-data.log": "{instance_id}/user-data",
 }
 
 
@@ -99,7 +98,7 @@ def test_rendered_config_is_valid_for_the_agent(rendered, validator):
     assert errors == []
 
 
-def test_the_three_logs_go_to_the_log_group_with_retention(rendered):
+def test_the_two_logs_go_to_the_log_group_with_retention(rendered):
     entries = collect_list(rendered["config"])
     assert {e["file_path"]: e["log_stream_name"] for e in entries} == LOG_FILES
     assert {e["log_group_name"] for e in entries} == {LOG_GROUP}
@@ -108,9 +107,21 @@ def test_the_three_logs_go_to_the_log_group_with_retention(rendered):
     assert stamps == {
         "{instance_id}/backup": ("%Y-%m-%dT%H:%M:%SZ", "UTC"),
         "{instance_id}/mongod": ("%Y-%m-%dT%H:%M:%S.%f", None),
-        "{instance_id}/user-data": (None, None),
     }
     assert entries[0]["multi_line_start_pattern"] == "{timestamp_format}"
+
+
+def test_the_user_data_log_is_shipped_only_when_asked(rendered, tmp_path, validator):
+    """Bootstrap scripts often print secrets into it: off by default, one variable turns it on."""
+    assert "user-data" not in rendered["path"].read_text()
+    rc, out, config = run_role(tmp_path, "-e", json.dumps({"cloudwatch_agent_ship_user_data_log": True}))
+    assert rc == 0, failures(out)
+    entries = collect_list(json.loads(config.read_text()))
+    assert {e["file_path"]: e["log_stream_name"] for e in entries} == {
+        **LOG_FILES,
+        "/var/log/user-data.log": "{instance_id}/user-data",
+    }
+    assert list(validator.iter_errors(json.loads(config.read_text()))) == []
 
 
 def test_memory_and_data_volume_metrics_with_instance_id(rendered):
@@ -168,7 +179,7 @@ def with_empty_stream(config):
 
 
 def with_unknown_key(config):
-    collect_list(config)[2]["log_group"] = LOG_GROUP
+    collect_list(config)[1]["log_group"] = LOG_GROUP
 
 
 def without_measurement(config):

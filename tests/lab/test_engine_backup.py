@@ -322,3 +322,56 @@ def test_parallel_collections_reach_mongodump(engine_config, app_db):
         runs = [line for line in handle if "INFO running " in line and "mongodump" in line]
     assert runs and all("--numParallelCollections=3" in line for line in runs)
     assert all("password" not in line.split("--config=")[0] for line in runs)
+
+
+def test_a_second_host_on_the_same_prefix_is_refused_naming_both(s3, engine_config, app_db):
+    """Two hosts on one prefix would take turns overwriting latest and daily: a run refuses, before
+    it dumps, a latest another host wrote, unless the two are members of one replica set (or told
+    once, for a host rebuilt under a new alias)."""
+    path, config = engine_config
+    seed(app_db, todos=3, users=1)
+    bucket, latest = config["bucket"], "backups/latest.tar.gz"
+
+    def backup_as(alias, *flags, replica_set=""):
+        write_config(path, {**config, "host_alias": alias, "replica_set": replica_set})
+        return run_engine("backup", "--config", str(path), *flags)
+
+    assert backup_as("lab-first").returncode == 0
+    written = s3.head_object(Bucket=bucket, Key=latest)
+    assert written["Metadata"]["writer"] == "lab-first"
+    refused = backup_as("lab-second")
+    assert refused.returncode == 1
+    said = refused.stdout + refused.stderr  # the failed run's result, on stdout
+    assert f"{latest} was written by lab-first, not by this host (lab-second)" in said
+    assert "accept_other_writer=true" in said
+    assert s3.head_object(Bucket=bucket, Key=latest)["ETag"] == written["ETag"]
+    assert len([k for k in keys(s3, bucket) if TIMESTAMPED.match(k)]) == 1  # refused before it dumped
+    # Members of one replica set share latest; another set is another writer.
+    assert backup_as("lab-first", "--accept-other-writer", replica_set="rs0").returncode == 0
+    assert backup_as("lab-second", replica_set="rs0").returncode == 0
+    assert s3.head_object(Bucket=bucket, Key=latest)["Metadata"]["writer"] == "replica set rs0"
+    other = backup_as("lab-third", replica_set="rs1")
+    assert other.returncode == 1 and "written by replica set rs0, not by this host (replica set rs1)" in other.stdout
+
+
+def test_a_latest_whose_writer_cannot_be_read_fails_the_run(s3, engine_config, app_db):
+    """Only "no latest yet" (404) lets a run go on without knowing who wrote latest: any other
+    answer (here a 403 on its HEAD) fails it before the dump, never skipping the guard."""
+    from conftest import S3_PORT
+    from fault_proxy import FaultProxy
+
+    path, config = engine_config
+    seed(app_db, todos=2, users=1)
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+
+    def deny_head_of_latest(method, target, headers):
+        return ("fail", 403) if method == "HEAD" and target.split("?")[0].endswith("/backups/latest.tar.gz") else None
+
+    proxy = FaultProxy(S3_PORT, [deny_head_of_latest])
+    try:
+        write_config(path, {**config, "endpoint_url": proxy.endpoint})
+        proc = run_engine("backup", "--config", str(path))
+    finally:
+        proxy.close()
+    assert proc.returncode == 1 and "cannot read who wrote backups/latest.tar.gz" in proc.stdout, proc.stdout
+    assert len([k for k in keys(s3, config["bucket"]) if TIMESTAMPED.match(k)]) == 1

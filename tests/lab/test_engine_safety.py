@@ -223,6 +223,25 @@ def test_a_damaged_backup_is_refused_before_anything_is_restored(s3, engine_conf
     assert os.listdir(config["work_dir"]) == []
 
 
+def test_a_restore_config_others_can_read_is_refused_before_anything(engine_config, app_db, restore_login, tmp_path):
+    """The restore user's --config file holds a password: checked like the drill's (its owner
+    only, a password line) before a byte is downloaded."""
+    path, config = engine_config
+    seed(app_db, todos=3, users=1)
+    assert run_engine("backup", "--config", str(path)).returncode == 0
+    user, secret = restore_login
+    os.chmod(secret, 0o644)
+    proc = restore(path, restore_login, "--drop")
+    assert proc.returncode == 1 and f"the credentials file {secret} can be read by others" in proc.stderr
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("username: nobody\n")
+    empty.chmod(0o600)
+    proc = restore(path, (user, str(empty)), "--drop")
+    assert proc.returncode == 1 and f"the credentials file {empty} has no password line" in proc.stderr
+    assert os.listdir(config["work_dir"]) == []  # nothing downloaded
+    assert app_db.todos.count_documents({}) == 3
+
+
 def test_a_backup_of_another_deployment_is_refused_unless_allowed(engine_config, app_db, mongo_admin, restore_login):
     path, config = engine_config
     seed(app_db, todos=5, users=1)

@@ -190,6 +190,35 @@ def test_the_iam_role_and_instance_profile_on_moto(bucket_name):
     assert granted >= set(role_defaults()["backup_bucket_host_actions"])
     profiles = iam.list_instance_profiles_for_role(RoleName=f"{bucket_name}-hosts")["InstanceProfiles"]
     assert [p["InstanceProfileName"] for p in profiles] == [f"{bucket_name}-hosts"]
+    # The SSM connection and the CloudWatch agent need AWS's own policies (moto knows them all).
+    attached = iam.list_attached_role_policies(RoleName=f"{bucket_name}-hosts")["AttachedPolicies"]
+    assert sorted(p["PolicyArn"] for p in attached) == [
+        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+        "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+    ]
+
+
+def test_the_owner_account_is_checked_first_and_bounds_the_hosts_policy(bucket_name, tmp_path):
+    """backup_bucket_owner_account_id: credentials of another account are refused before any
+    change (moto's STS answers its own account); the right one puts s3:ResourceAccount on every
+    S3 statement of the hosts' IAM policy."""
+    sts = client_of("sts", CLOUDWATCH_ENDPOINT, {"access_key": "moto", "secret_key": "moto"})
+    account = sts.get_caller_identity()["Account"]
+    other = "111111111111" if account != "111111111111" else "222222222222"
+    moto = {"backup_bucket_endpoint_url": CLOUDWATCH_ENDPOINT, "backup_bucket_host_principals": []}
+    policy_file = tmp_path / "host-policy.json"
+    extra = {"backup_bucket_name": bucket_name, **moto, "backup_bucket_host_policy_file": str(policy_file)}
+    rc, out = run_playbook("--limit", "localhost", extra_vars={**extra, "backup_bucket_owner_account_id": other})
+    assert rc != 0
+    (failed,) = [r["msg"] for _, r in task_results(out) if r.get("failed")]
+    assert f"backup_bucket_owner_account_id is {other}, but these credentials are of AWS account {account}" in failed
+    assert not [name for name, r in task_results(out) if r.get("changed")] and not policy_file.exists()
+    rc, out = run_playbook("--limit", "localhost", extra_vars={**extra, "backup_bucket_owner_account_id": account})
+    assert rc == 0, [r.get("msg") for _, r in task_results(out) if r.get("failed")]
+    statements = json.loads(policy_file.read_text())["Statement"]
+    s3_allowed = [s for s in statements if s["Effect"] == "Allow" and _list(s["Action"])[0].startswith("s3:")]
+    assert s3_allowed and all(s["Condition"]["StringEquals"]["s3:ResourceAccount"] == account for s in s3_allowed)
+    remove_bucket(client_of("s3", CLOUDWATCH_ENDPOINT, {"access_key": "moto", "secret_key": "moto"}), bucket_name)
 
 
 def matching_rules(rules, key, tags):

@@ -19,6 +19,7 @@ _cron = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_cron)
 cron_schedule_problems = _cron.cron_schedule_problems
 
+ONE_HOP = {"http_put_response_hop_limit": 1}
 GOOD = {"mongodb_backup_bucket": "tasky-test-bucket", "mongodb_backup_password": "test-backup-not-real"}
 DRILL = {"mongodb_backup_drill_enabled": True, "mongodb_backup_drill_password": "test-drill-not-real"}
 
@@ -42,6 +43,18 @@ DRILL = {"mongodb_backup_drill_enabled": True, "mongodb_backup_drill_password": 
             "mongodb_backup_drill_max_age_days",
         ),
         ({**DRILL, "mongodb_backup_drill_max_age_days": 0}, "mongodb_backup_drill_max_age_days"),
+        # The aws_ec2 inventory's metadata options of an instance: IMDSv1, or a hop limit over 1.
+        (
+            {"instance_id": "i-0abc", "metadata_options": {"http_tokens": "optional", **ONE_HOP}},
+            "i-0abc: its instance metadata service answers IMDSv1 (tokens optional) with a hop limit of 1",
+        ),
+        (
+            {
+                "instance_id": "i-0abc",
+                "metadata_options": {"http_tokens": "required", "http_put_response_hop_limit": 2},
+            },
+            "--http-tokens required --http-put-response-hop-limit 1",
+        ),
     ],
 )
 def test_bad_input_fails_before_any_change(change, named):

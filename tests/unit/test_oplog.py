@@ -2,8 +2,13 @@
 operations by database, transactions' applyOps operation by operation), and filter_oplog on an
 oplog.bson written here: the counts, and kept entries byte for byte as they were."""
 
+import os
+
 import bson
+import pytest
 from bson.int64 import Int64
+from tasky_backup.base.errors import BackupError
+from tasky_backup.formats.targz import filter_published_oplog
 from tasky_backup.mongo.oplog import filter_oplog, folders_to_leave_out, keep_operation
 
 TS = bson.Timestamp(1_700_000_000, 1)
@@ -100,3 +105,22 @@ def test_dates_past_year_9999_pass_through_the_filter(tmp_path):
     assert (tmp_path / "oplog.bson").read_bytes() == encoded[0]
     reduced = keep_operation(apply_ops(insert("tasky.todos", 1, at=far), insert("admin.x", 2)), KEEP)
     assert bson.decode(bson.encode(reduced), bson.CodecOptions(datetime_conversion=bson.DatetimeConversion.DATETIME_MS))
+
+
+def test_the_filtered_copy_of_the_oplog_needs_room_first(settings_in, tmp_path):
+    """The filtered oplog.bson is written beside the original, which the server's estimate did
+    not count: with no room for a second copy the run is refused before writing it."""
+    settings = settings_in(min_free_percent=0)
+    os.makedirs(settings.work_dir)
+    dump_dir = tmp_path / "dump"
+    dump_dir.mkdir()
+    oplog = dump_dir / "oplog.bson"
+    fs = os.statvfs(settings.work_dir)
+    with open(oplog, "wb") as handle:
+        handle.truncate(fs.f_bavail * fs.f_frsize + (1 << 30))  # sparse: larger than the free space
+    with pytest.raises(BackupError, match=r"the filtered copy of oplog\.bson needs about"):
+        filter_published_oplog(settings, str(dump_dir), ["tasky"])
+    assert sorted(os.listdir(dump_dir)) == ["oplog.bson"]  # no partial copy
+    oplog.write_bytes(bson.encode(insert("tasky.todos")) + bson.encode(insert("other.todos")))
+    filter_published_oplog(settings, str(dump_dir), ["tasky"])
+    assert list(bson.decode_file_iter(open(oplog, "rb"))) == [insert("tasky.todos")]

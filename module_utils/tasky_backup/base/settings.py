@@ -94,6 +94,12 @@ def alias(value):
     return None
 
 
+def account_id(value):
+    if not isinstance(value, str) or (value and not ACCOUNT_ID.match(value)):
+        return f"must be empty or a 12-digit AWS account id, got {value!r}"
+    return None
+
+
 def utc_time(value):
     """Empty, or a UTC time in the engine's format (2026-12-03T02:00:00Z)."""
     if not isinstance(value, str) or (value and not UTC_TIME.match(value)):
@@ -102,6 +108,7 @@ def utc_time(value):
 
 
 UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
 def valid_bucket_name(name):
@@ -132,6 +139,9 @@ SETTINGS = {
     "prefix": Setting("backups/", key_prefix),
     "region": Setting("us-east-1"),
     "endpoint_url": Setting(""),
+    # The AWS account that owns the bucket: every S3 request says so (ExpectedBucketOwner), and
+    # S3 refuses it should a bucket of that name belong to another account. Empty: not sent.
+    "expected_bucket_owner": Setting("", account_id),
     "access_key": Setting(""),
     "secret_key": Setting(""),
     # Or, for S3 servers without instance roles: an AWS shared-credentials file (its [default]
@@ -208,6 +218,9 @@ SETTINGS = {
     # The host's public name in metadata, manifests and the catalogue (never its internal name);
     # empty: "host-" and 8 hex digits of the sha256 of its host name.
     "host_alias": Setting("", alias),
+    # The replica set this host is a member of (empty: a standalone server): its members share
+    # latest, while a run refuses a latest written by any other host.
+    "replica_set": Setting("", text),
     # Object Lock: each backup and its daily and latest copies, once verified, are locked for
     # this many days (0: not locked) in this mode; the bucket must have Object Lock on.
     "object_lock_days": Setting(0, integer(0, 36500)),

@@ -68,6 +68,17 @@ class FolderDump:
         return FolderDump(self.settings, self.scratch, source, others, dump_bytes)
 
 
+def filter_published_oplog(settings, dump_dir, databases):
+    """oplog.bson with only the operations on the databases published. The filtered copy is
+    written beside the original before it replaces it: room for it is checked first, since the
+    oplog mongodump captured is not in the server's estimate."""
+    oplog = os.path.join(dump_dir, "oplog.bson")
+    if os.path.exists(oplog):
+        check_free_space(settings, os.path.getsize(oplog), "the filtered copy of oplog.bson")
+    kept, dropped = filter_oplog(dump_dir, databases)
+    LOG.info("oplog.bson: %d entries kept, %d on other databases left out", kept, dropped)
+
+
 class TarGz:
     name = "tar.gz"
     extension = EXTENSIONS[name]
@@ -97,8 +108,7 @@ class TarGz:
             # server (admin's users included), so the rest is left out and the oplog filtered.
             leave_out = folders_to_leave_out(dump_dir, answer.databases)
             if settings.oplog:
-                kept, dropped = filter_oplog(dump_dir, answer.databases)
-                LOG.info("oplog.bson: %d entries kept, %d on other databases left out", kept, dropped)
+                filter_published_oplog(settings, dump_dir, answer.databases)
             if leave_out:
                 LOG.info("left out of the archive: %s", ", ".join(leave_out))
                 # What the archive holds (a restore unpacks this much), not the whole server.

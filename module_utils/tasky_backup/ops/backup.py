@@ -104,15 +104,39 @@ def lock_written(run):
     )
 
 
-def take_backup(settings, now=None, client=None, accept_shrink=False):
+def check_writer(settings, client, latest, alias, accept_other_writer):
+    """Who this run writes as ("replica set NAME", else the host's alias); refuses, before any
+    work, to replace a latest that another host wrote (not a member of this one's replica set):
+    two hosts on one prefix would take turns overwriting it."""
+    writer = f"replica set {settings.replica_set}" if settings.replica_set else alias
+    try:
+        found = ObjectMeta.from_s3(client.head_object(Bucket=settings.bucket, Key=latest).get("Metadata")).writer
+    except client.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return writer  # no latest yet
+        raise BackupError(f"cannot read who wrote {latest}: {exc}") from None  # never skip the guard
+    if not found or found == writer:  # a latest from before writers were recorded, or ours
+        return writer
+    if accept_other_writer:
+        LOG.warning("accept_other_writer: replacing %s, written by %s, as %s", latest, found, writer)
+        return writer
+    raise BackupError(
+        f"{latest} was written by {found}, not by this host ({writer}): two hosts backing up to one "
+        "prefix overwrite each other's latest and daily. Give each its own prefix, or, for this host "
+        "rebuilt under a new alias, run once with accept_other_writer=true"
+    )
+
+
+def take_backup(settings, now=None, client=None, accept_shrink=False, accept_other_writer=False):
     """One whole backup run under the lock: a BackupResult, or Skipped; raises BackupError
     (NotPromoted when the backup is kept but not made latest)."""
     with Lock(settings.lock_file):
         remove_leftovers(settings.work_dir)
-        return _take_backup(settings, now or utc_now(), client or s3_client(settings), accept_shrink)
+        client = client or s3_client(settings)
+        return _take_backup(settings, now or utc_now(), client, accept_shrink, accept_other_writer)
 
 
-def _take_backup(settings, now, client, accept_shrink):
+def _take_backup(settings, now, client, accept_shrink, accept_other_writer):
     started = time.monotonic()
     fmt = named(settings.format)
     recipients = parse_recipients(settings.age_recipients) if encrypted(settings) else None  # bad keys: refused now
@@ -124,6 +148,7 @@ def _take_backup(settings, now, client, accept_shrink):
     if settings.public_plaintext and not recipients:
         LOG.warning("public_plaintext: this backup is published UNENCRYPTED; anyone who knows the bucket can read it")
     check_bucket(settings, client)
+    writer = check_writer(settings, client, names.latest_key, alias, accept_other_writer)
     answer = ask_server(settings)
     if not answer.chosen:
         LOG.info("skipped: %s", answer.reason)
@@ -133,7 +158,8 @@ def _take_backup(settings, now, client, accept_shrink):
         raise BackupError("there is no database to back up (databases is empty and the server has none)")
     sign(settings.ssh_keygen_path, settings.signing_key, b"tasky-backup: can this host sign?")  # before any work
     baseline, chain = before_this_run(settings, client)
-    meta = ObjectMeta(name=names.name, format=fmt.name, deployment=settings.deployment or alias, host=alias)
+    deployment = settings.deployment or alias
+    meta = ObjectMeta(name=names.name, format=fmt.name, deployment=deployment, host=alias, writer=writer)
     LOG.info("compressing on %d thread(s), gzip level %d", compress_threads(settings), settings.compress_level)
     run = Run(settings, client, names, meta, recipients, Rollback(client, settings.bucket, settings.s3_patience_s))
     with fmt.dumped(settings, names, answer, host) as dump:

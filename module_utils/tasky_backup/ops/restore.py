@@ -13,6 +13,7 @@ from ..base.lock import Lock
 from ..base.results import Result
 from ..formats.registry import for_key
 from ..formats.restore_into import check_deployment, fetch, restore_into
+from ..mongo.server import credentials_password
 from ..s3.client import s3_client
 from ..s3.keys import resolve_key
 
@@ -38,6 +39,8 @@ def restore_backup(settings, request, client=None):
     The backup user's `backup` role cannot write: a real restore passes a user allowed to
     (request.restore_user) and a mongorestore --config file with its password
     (request.restore_config)."""
+    if request.restore_config:  # like the drill's: root-only with a password, before any download
+        credentials_password(request.restore_config)
     client = client or s3_client(settings)
     key = resolve_key(settings, request.key)
     fmt = for_key(key)

@@ -1,10 +1,11 @@
-"""The S3 client of a run: botocore's standard retry mode, never a hand-written loop."""
+"""The S3 client of a run: botocore's standard retry mode, never a hand-written loop; every
+request names the bucket's owner when it is known."""
 
 from ..base.aws import aws_client
 
 
 def s3_client(settings):
-    return aws_client(
+    client = aws_client(
         settings,
         "s3",
         settings.endpoint_url,
@@ -13,3 +14,20 @@ def s3_client(settings):
         connect_timeout=10,
         read_timeout=60,
     )
+    if settings.expected_bucket_owner:
+        expect_owner(client, settings.expected_bucket_owner)
+    return client
+
+
+def expect_owner(client, account):
+    """Every operation that takes ExpectedBucketOwner (ExpectedSourceBucketOwner: a copy's
+    source) gets it, in one place: a bucket of the same name re-created in another account is
+    refused (403) rather than sent the dumps."""
+
+    def add(params, model, **_kwargs):
+        members = model.input_shape.members if model.input_shape else {}
+        for name in ("ExpectedBucketOwner", "ExpectedSourceBucketOwner"):
+            if name in members:
+                params.setdefault(name, account)
+
+    client.meta.events.register("provide-client-params.s3.*", add)

@@ -12,6 +12,7 @@ class ObjectMeta:
     format: str = ""
     deployment: str = ""
     host: str = ""
+    writer: str = ""  # who may replace it: "replica set NAME", else the host's alias
     dump_bytes: int = None  # what the archive unpacks to (a restore needs that much room)
     sha256: str = ""  # of the stored bytes, known once the upload ended
     size: int = None
@@ -22,6 +23,7 @@ class ObjectMeta:
         ("format", "format"),
         ("deployment", "deployment"),
         ("host", "host"),
+        ("writer", "writer"),
         ("dump_bytes", "dump-bytes"),
         ("sha256", "sha256"),
         ("size", "size"),

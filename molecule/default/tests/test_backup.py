@@ -10,6 +10,7 @@ import tarfile
 import boto3
 import pytest
 import requests
+import yaml
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from conftest import (
@@ -58,6 +59,23 @@ def engine_files(lab_host):
     assert top.startswith("/opt/mongodb-backup/venv/lib/"), top
     listed = lab_host.run(f"cd {top} && find . -name '*.py' -not -path '*/__pycache__/*' | sort").stdout.split()
     return top, sorted(path[2:] for path in listed)
+
+
+def test_the_engines_venv_holds_exactly_the_pinned_libraries(lab_host):
+    """Every library and every library they need, at the role's pins and nothing else (installed
+    with --no-deps, so the same on every OS), and pip finds no requirement missing."""
+    defaults = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "roles/mongodb_backup/defaults/main.yml")
+    with open(defaults, encoding="utf-8") as handle:
+        pins = yaml.safe_load(handle)
+    wanted = pins["mongodb_backup_python_packages"] + pins["mongodb_backup_python_dependencies"]
+    frozen = lab_host.run(f"{ENGINE_PYTHON} -I -m pip freeze --all --disable-pip-version-check")
+    assert frozen.rc == 0, frozen.stderr
+    lines = frozen.stdout.splitlines()  # the engine itself: "tasky-backup @ file:///..."
+    got = [line for line in lines if not line.lower().startswith(("pip==", "setuptools==", "tasky"))]
+    canonical = sorted(pin.lower().replace("_", "-") for pin in wanted)
+    assert sorted(line.lower().replace("_", "-") for line in got) == canonical
+    check = lab_host.run(f"{ENGINE_PYTHON} -I -m pip check --disable-pip-version-check")
+    assert check.rc == 0 and "No broken requirements found" in check.stdout, check.stdout + check.stderr
 
 
 def test_engine_on_the_host_is_the_module_utils_package(lab_host):

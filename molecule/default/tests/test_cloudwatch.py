@@ -18,8 +18,7 @@ def test_cloudwatch_agent_config_is_rendered_but_agent_not_installed(lab_host):
     assert {e["file_path"] for e in entries} == {
         "/var/log/mongodb-backup.log",
         "/var/log/mongodb/mongod.log",
-        "/var/log/user-data.log",
-    }
+    }  # not /var/log/user-data.log: only with cloudwatch_agent_ship_user_data_log
     assert {e["log_group_name"] for e in entries} == {"/aws/ec2/mongodb"}
     assert not lab_host.package("amazon-cloudwatch-agent").is_installed
 
