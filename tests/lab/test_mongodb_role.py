@@ -195,25 +195,29 @@ def test_a_directory_holding_other_owners_files_is_never_made_mongods(tmp_path):
     assert not checked.get("failed") and not checked.get("skipped"), checked
 
 
-def rendered_install_packages(family, version):
-    """mongodb_install_packages as the role computes it for an OS family (a check of what is
-    rendered: the lab cannot install MongoDB's packages, nor hold them)."""
+def rendered(family, expression, **role_vars):
+    """expression as the role computes it for an OS family, from its defaults and vars files (a
+    check of what is rendered: the lab installs no MongoDB packages, and has no SELinux host)."""
     role = ROOT / "roles/mongodb"
     play = {
-        "name": "Render the install list",
+        "name": "Render",
         "hosts": "localhost",
         "connection": "local",
         "gather_facts": False,
         "vars_files": [str(role / f) for f in ("defaults/main.yml", "vars/main.yml", f"vars/{family}.yml")],
-        "tasks": [{"name": "render", "ansible.builtin.debug": {"msg": "{{ mongodb_install_packages }}"}}],
+        "tasks": [{"name": "render", "ansible.builtin.debug": {"msg": expression}}],
     }
     playbook = ROOT / ".lab" / f"render-mongodb-{family}.yml"
     playbook.parent.mkdir(exist_ok=True)
     playbook.write_text(json.dumps([play]))
-    extra = {"ansible_python_interpreter": str(BIN / "python"), "mongodb_package_version": version}
+    extra = {"ansible_python_interpreter": str(BIN / "python"), "ansible_facts": {"os_family": family}, **role_vars}
     rc, out = ansible_json([str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook), "-e", json.dumps(extra)])
     assert rc == 0
     return dict(task_results(out))["render"]["msg"]
+
+
+def rendered_install_packages(family, version):
+    return rendered(family, "{{ mongodb_install_packages }}", mongodb_package_version=version)
 
 
 @pytest.mark.parametrize(("family", "sep"), [("Debian", "="), ("RedHat", "-")])
@@ -235,22 +239,7 @@ def test_a_package_version_pins_every_component(family, sep):
 
 
 def rendered_redhat(expression, **role_vars):
-    role = ROOT / "roles/mongodb"
-    play = {
-        "name": "Render",
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "vars_files": [str(role / f) for f in ("defaults/main.yml", "vars/main.yml", "vars/RedHat.yml")],
-        "tasks": [{"name": "render", "ansible.builtin.debug": {"msg": expression}}],
-    }
-    playbook = ROOT / ".lab" / "render-mongodb-selinux.yml"
-    playbook.parent.mkdir(exist_ok=True)
-    playbook.write_text(json.dumps([play]))
-    extra = {"ansible_python_interpreter": str(BIN / "python"), "ansible_facts": {"os_family": "RedHat"}, **role_vars}
-    rc, out = ansible_json([str(BIN / "ansible-playbook"), "-i", "localhost,", str(playbook), "-e", json.dumps(extra)])
-    assert rc == 0
-    return dict(task_results(out))["render"]["msg"]
+    return rendered("RedHat", expression, **role_vars)
 
 
 def test_selinux_types_for_custom_paths_and_port():
